@@ -1,0 +1,12 @@
+"""The operations CLI, ``flask --app wsgi <command>``."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register every command on the app's CLI."""
+    from app.cli import admin, delivery, worker
+
+    for module in (admin, delivery, worker):
+        for command in module.COMMANDS:
+            app.cli.add_command(command)

@@ -1,0 +1,20 @@
+"""The database models; importing this package registers every table."""
+
+from app.models.access import ApiToken, User
+from app.models.delivery import ChainState, DeadLetter, Delivery, DeliveryLog
+from app.models.publication import Publication, PublicationState
+from app.models.setting import Setting
+from app.models.subscription import Subscription
+
+__all__ = [
+    "ApiToken",
+    "ChainState",
+    "DeadLetter",
+    "Delivery",
+    "DeliveryLog",
+    "Publication",
+    "PublicationState",
+    "Setting",
+    "Subscription",
+    "User",
+]

@@ -1,0 +1,35 @@
+"""A subscription: which event goes to which recipient through which sink."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Integer, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import EncryptedText, utcnow
+
+
+class Subscription(db.Model):
+    """The original's ``async_event_subscriber`` row, plus why it was disabled.
+
+    ``metadata`` is the sink key (``http``, ``eventbridge``...). The attribute is
+    ``sink`` because SQLAlchemy reserves ``metadata``; the column keeps its name.
+    """
+
+    __tablename__ = "async_event_subscriber"
+
+    subscription_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_name: Mapped[str] = mapped_column(String(255), index=True)
+    recipient_url: Mapped[str] = mapped_column(String(1024))
+    verification_token: Mapped[str] = mapped_column(EncryptedText)
+    status: Mapped[bool] = mapped_column(Boolean, default=False)
+    subscribed_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow)
+    modified: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    sink: Mapped[str] = mapped_column("metadata", Text)
+    store_id: Mapped[int] = mapped_column(SmallInteger, default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.subscription_id} {self.event_name} -> {self.recipient_url}>"

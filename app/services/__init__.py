@@ -1,0 +1,1 @@
+"""Use cases: what the API, dashboard, CLI and jobs ask the service to do."""

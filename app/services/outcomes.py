@@ -1,0 +1,119 @@
+"""Recording outcomes: a log row per attempt, then deliver, retry, or dead-letter the chain."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from flask import current_app
+from sqlalchemy import update
+
+from app import queues
+from app.extensions import db
+from app.models import ChainState, DeadLetter, Delivery, DeliveryLog, Subscription
+from app.models.types import utcnow
+from app.services import settings
+from app.services.backoff import retry_delay
+
+if TYPE_CHECKING:
+    from app.services.attempts import Attempt
+
+log = logging.getLogger(__name__)
+
+
+def record(attempts: list[Attempt]) -> None:
+    """Store a batch of finished attempts in one transaction, then queue their retries.
+
+    Maximum Deaths and the backoff cap are read from the database here, at each
+    decision, so an operator's change applies to the very next failure.
+    """
+    max_deaths = settings.get("max_deaths")
+    max_backoff = settings.get("max_backoff")
+    retries: list[tuple[int, int, int]] = []
+    for attempt in attempts:
+        db.session.add(_log_row(attempt))
+        nxt = _advance(attempt, max_deaths, max_backoff)
+        if nxt is not None:
+            retries.append((attempt.delivery_id, attempt.attempts_before + 1, nxt))
+    db.session.commit()
+    timeout = current_app.config["DELIVERY_JOB_TIMEOUT"]
+    for delivery_id, attempts_done, delay in retries:
+        queues.enqueue_attempt(delivery_id, attempts_done, delay, timeout)
+
+
+def _log_row(attempt: Attempt) -> DeliveryLog:
+    outcome = attempt.outcome
+    assert outcome is not None and attempt.started is not None
+    return DeliveryLog(
+        uuid=attempt.request.event.id,
+        subscription_id=attempt.subscription_id,
+        success=outcome.success,
+        response_data=outcome.response,
+        created=attempt.started,
+        serialized_data=json.dumps(attempt.request.event.to_dict(), ensure_ascii=False),
+        attempt=attempt.attempts_before + 1,
+        status_code=outcome.status_code,
+        duration_ms=outcome.duration_ms,
+        retryable=outcome.retryable and not outcome.success,
+        delivery_id=attempt.delivery_id,
+    )
+
+
+def _advance(attempt: Attempt, max_deaths: int, max_backoff: int) -> int | None:
+    """Move the chain to its next state; return the retry delay if one is due.
+
+    Guarded by the attempt count, so a duplicate attempt (at-least-once after a
+    lease expired) still leaves its log row but cannot advance the chain twice.
+    """
+    outcome = attempt.outcome
+    assert outcome is not None
+    done = attempt.attempts_before + 1
+    values: dict[str, object] = {"attempts": done, "locked_until": None, "next_attempt_at": None}
+    delay: int | None = None
+    if outcome.success:
+        values["state"] = ChainState.DELIVERED
+    elif outcome.retryable and done - 1 < max_deaths:
+        retry_after_max = current_app.config["DELIVERY_RETRY_AFTER_MAX"]
+        delay = retry_delay(done, max_backoff, outcome.retry_after, retry_after_max)
+        values["next_attempt_at"] = attempt.started + timedelta(seconds=delay)
+    else:
+        values["state"] = ChainState.DEAD
+    moved = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == attempt.delivery_id, Delivery.attempts == attempt.attempts_before)
+        .values(**values)
+    )
+    if moved.rowcount != 1:
+        log.warning("chain %s already advanced past attempt %s", attempt.delivery_id, done)
+        return None
+    if values.get("state") == ChainState.DEAD:
+        _dead_letter(attempt, done)
+    return delay
+
+
+def _dead_letter(attempt: Attempt, done: int) -> None:
+    """Keep the undeliverable chain, with its UUID, for trace and replay; honour 410 Gone."""
+    outcome = attempt.outcome
+    assert outcome is not None
+    reason = "gone" if outcome.gone else ("exhausted" if outcome.retryable else "permanent")
+    db.session.add(
+        DeadLetter(
+            uuid=attempt.request.event.id,
+            subscription_id=attempt.subscription_id,
+            delivery_id=attempt.delivery_id,
+            death_count=done - 1,
+            reason=reason,
+            last_response=outcome.response[:2000],
+            serialized_data=json.dumps(attempt.request.event.to_dict(), ensure_ascii=False),
+        )
+    )
+    if outcome.gone:
+        sub = db.session.get(Subscription, attempt.subscription_id)
+        if sub is not None:
+            sub.status = False
+            sub.disabled_reason = (
+                f"disabled at {utcnow():%Y-%m-%d %H:%M:%S} UTC: {sub.recipient_url} "
+                f"answered 410 Gone to chain {attempt.request.event.id}"
+            )

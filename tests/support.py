@@ -1,0 +1,97 @@
+"""Test helpers: database URLs, running jobs in-process, worker subprocesses, polling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import Flask
+from rq import Queue
+
+from app.broker import get_redis
+from app.queues import QUEUES
+from app.worker import AppWorker
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def database_url(backend: str, tmp_path: Path, postgres_url: str) -> str:
+    """A fresh SQLite file, or the shared PostgreSQL test database."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return postgres_url
+
+
+def run_jobs(app: Flask) -> None:
+    """Work the queues in burst mode inside this process.
+
+    The test's own transaction ends first: on SQLite it would hold the write lock.
+    """
+    from flask import has_app_context
+
+    from app.extensions import db
+
+    if has_app_context():
+        db.session.commit()
+    conn = get_redis(app)
+    worker = AppWorker([Queue(n, connection=conn) for n in QUEUES], app=app)
+    worker.work(burst=True, logging_level="WARNING")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05) -> T:
+    """Poll ``check`` until it returns something truthy; fail with the last value on timeout."""
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = check()
+    assert value, f"condition not met within {timeout} s (last value {value!r})"
+    return value
+
+
+def worker_env(config: dict[str, Any]) -> dict[str, str]:
+    """The environment that gives a subprocess the same app as ``config``."""
+    env = dict(os.environ)
+    env.update(
+        ASYNC_EVENTS_INSTANCE_PATH=config["INSTANCE_PATH"],
+        DATABASE_URL=config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=config["REDIS_URL"],
+        TOKEN_ENCRYPTION_KEYS=",".join(config["TOKEN_ENCRYPTION_KEYS"]),
+        PYTHONPATH=str(ROOT),
+    )
+    for key, value in config.items():
+        if key.startswith("DELIVERY_"):
+            env[key] = str(value)
+    return env
+
+
+class WorkerProcess:
+    """Start and kill real worker processes, as `make run` and the Procfile do."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "flask", "--app", "wsgi", "rq", "worker", "--with-scheduler"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(self.config), start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and everything it started (its scheduler), as a crash would."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
