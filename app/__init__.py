@@ -28,12 +28,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _default_storage(app)
 
-    from app import broker, cli, events, sinks
+    from app import api, broker, cli, events, sinks
     from app.extensions import db, migrate
     from app.models import types
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(app.root_path).parent / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
     with app.app_context():
         from app.models import sqlite
 
@@ -43,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     events.init_app(app)
     sinks.init_app(app)
     cli.init_app(app)
+    api.init_app(app)
     return app
 
 

@@ -33,7 +33,9 @@ def enqueue_trigger(publication_id: int, timeout: int = 300) -> bool:
             TRIGGER_JOB, publication_id, job_timeout=timeout, result_ttl=0, failure_ttl=86400
         )
     except RedisError as exc:
-        log.warning("publication %s waits in the database: Redis unreachable (%s)", publication_id, exc)
+        log.warning(
+            "publication %s waits in the database: Redis unreachable (%s)", publication_id, exc
+        )
         return False
     return True
 
@@ -44,7 +46,9 @@ def enqueue_attempt(delivery_id: int, attempts: int, delay: float, timeout: int 
     options = {"job_timeout": timeout, "result_ttl": 0, "failure_ttl": 86400}
     try:
         if delay > 0:
-            queue.enqueue_in(timedelta(seconds=delay), ATTEMPT_JOB, delivery_id, attempts, **options)
+            queue.enqueue_in(
+                timedelta(seconds=delay), ATTEMPT_JOB, delivery_id, attempts, **options
+            )
         else:
             queue.enqueue(ATTEMPT_JOB, delivery_id, attempts, **options)
     except RedisError as exc:

@@ -56,7 +56,9 @@ class Sweeper(threading.Thread):
                 with self.app.app_context():
                     result = sweep()
                 if result.publications or result.chains:
-                    log.info("sweep re-queued %s publications, %s chains", *result.__dict__.values())
+                    log.info(
+                        "sweep re-queued %s publications, %s chains", *result.__dict__.values()
+                    )
             except RedisError as exc:
                 log.warning("sweep skipped: Redis unreachable (%s)", exc)
             except Exception:

@@ -40,7 +40,12 @@ class Received:
 class Receiver:
     """ThreadingHTTPServer (daemon threads, HTTP/1.1 keep-alive) on 127.0.0.1, ephemeral port.
 
-    Each request is handled in its own thread, so a slow route does not block others.
+    Each request is handled in its own thread, so a slow route does not block others::
+
+        with Receiver() as receiver:  # or Receiver().start() ... receiver.close()
+            url = receiver.route("/hook", Reply(503), Reply(200))  # fails once, then succeeds
+            ...
+            [first, second] = receiver.wait_for(2, "/hook")
     """
 
     def __init__(self) -> None:
@@ -48,12 +53,11 @@ class Receiver:
         self._routes: dict[str, list[Reply]] = {}
         self._received: list[Received] = []
         self._changed = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
 
     def start(self) -> Receiver:
         """Bind an ephemeral port and serve in a background thread."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         # A short poll interval keeps close(), called after every test, fast.
         serve = self._server.serve_forever
@@ -107,6 +111,13 @@ class Receiver:
             if not replies:
                 return Reply()
             return replies.pop(0) if len(replies) > 1 else replies[0]
+
+
+class _Server(ThreadingHTTPServer):
+    """One daemon thread per connection, and a backlog deep enough for a burst of clients."""
+
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 resets connections when many threads connect
 
 
 def _path(target: str) -> str:

@@ -243,7 +243,7 @@ def test_resolver_failure_is_recorded_on_the_publication(ctx, receiver, jobs):
 
 
 def test_publish_rejects_unknown_events_and_bad_arguments(ctx):
-    with pytest.raises(publishing.PublishError, match="known events: .*example.event"):
+    with pytest.raises(publishing.PublishError, match=r"known events: .*example\.event"):
         publishing.publish("no.such.event", {})
     with pytest.raises(publishing.PublishError, match="JSON object"):
         publishing.publish("example.event", [1, 2])  # type: ignore[arg-type]

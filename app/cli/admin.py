@@ -15,7 +15,9 @@ from app.services import access, settings, subscriptions
 @click.option("--sink", default="http", show_default=True, help="Sink key (the 'metadata' column).")
 @click.option("--store-id", type=click.IntRange(min=0), default=0, show_default=True)
 @with_appcontext
-def subscribe_command(event_name: str, recipient: str, token: str, sink: str, store_id: int) -> None:
+def subscribe_command(
+    event_name: str, recipient: str, token: str, sink: str, store_id: int
+) -> None:
     """Subscribe RECIPIENT to EVENT_NAME."""
     try:
         sub = subscriptions.create(event_name, recipient, token, sink=sink, store_id=store_id)
@@ -26,11 +28,16 @@ def subscribe_command(event_name: str, recipient: str, token: str, sink: str, st
 
 @click.command("create-admin")
 @click.argument("username", required=False)
-@click.option("--password", default=None, help="Default: prompt (or ADMIN_DEFAULT_PASSWORD with --default).")
+@click.option(
+    "--password", default=None, help="Default: prompt (or ADMIN_DEFAULT_PASSWORD with --default)."
+)
 @click.option("--default", "use_default", is_flag=True, help="Use ADMIN_DEFAULT_USERNAME/PASSWORD.")
 @click.option("--role", default="admin", show_default=True)
+@click.option("--if-missing", is_flag=True, help="Leave an existing user (and its password) alone.")
 @with_appcontext
-def create_admin_command(username: str | None, password: str | None, use_default: bool, role: str) -> None:
+def create_admin_command(
+    username: str | None, password: str | None, use_default: bool, role: str, if_missing: bool
+) -> None:
     """Create a dashboard user, or reset its password."""
     from flask import current_app
 
@@ -39,6 +46,9 @@ def create_admin_command(username: str | None, password: str | None, use_default
         password = password or current_app.config["ADMIN_DEFAULT_PASSWORD"]
     if not username:
         raise click.UsageError("give a USERNAME or --default")
+    if if_missing and access.find_user(username) is not None:
+        click.echo(f"user {username} already exists; left as it is")
+        return
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
@@ -50,18 +60,28 @@ def create_admin_command(username: str | None, password: str | None, use_default
 
 @click.command("create-token")
 @click.argument("name")
-@click.option("--permission", "permissions", multiple=True, required=True,
-              type=click.Choice(access.PERMISSIONS), help="Repeat for several.")
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    required=True,
+    type=click.Choice(access.PERMISSIONS),
+    help="Repeat for several.",
+)
 @with_appcontext
 def create_token_command(name: str, permissions: tuple[str, ...]) -> None:
     """Create a REST bearer token; it is printed once and stored hashed."""
     row, token = access.create_token(name, list(permissions))
     click.echo(token)
-    click.echo(f"token {row.id} ({name}): {row.permissions}. Store it now: it is not shown again.",
-               err=True)
+    click.echo(
+        f"token {row.id} ({name}): {row.permissions}. Store it now: it is not shown again.",
+        err=True,
+    )
 
 
-settings_group = AppGroup("settings", help="Runtime settings (Maximum Deaths, backoff, indexing...).")
+settings_group = AppGroup(
+    "settings", help="Runtime settings (Maximum Deaths, backoff, indexing...)."
+)
 
 
 @settings_group.command("get")

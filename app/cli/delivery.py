@@ -56,11 +56,14 @@ def trace_command(uuid: str) -> None:
     click.echo(f"first attempt: {found.first_attempt}\nlast attempt:  {found.last_attempt}")
     if sub is not None:
         state = "Enabled" if sub.status else "Disabled"
-        click.echo(f"subscription:  #{sub.subscription_id} {sub.event_name} -> {sub.recipient_url} ({state})")
+        target = f"{sub.event_name} -> {sub.recipient_url}"
+        click.echo(f"subscription:  #{sub.subscription_id} {target} ({state})")
     for row in found.attempts:
         mark = "Success" if row.success else "Failed"
-        click.echo(f"  #{row.log_id} {row.created} attempt {row.attempt} {mark} {row.status_code or '-'} "
-                   f"{row.duration_ms} ms: {row.response_data[:100]}")
+        click.echo(
+            f"  #{row.log_id} {row.created} attempt {row.attempt} {mark} {row.status_code or '-'} "
+            f"{row.duration_ms} ms: {row.response_data[:100]}"
+        )
     click.echo(json.dumps(found.payload, indent=2, ensure_ascii=False))
 
 
@@ -92,7 +95,9 @@ def import_logs_command(source: click.utils.LazyFile, batch_size: int) -> None:
         result = logimport.import_logs(source, batch_size=batch_size)  # type: ignore[arg-type]
     except logimport.ImportError_ as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"imported {result.rows} log rows ({result.subscriptions} placeholder subscriptions)")
+    click.echo(
+        f"imported {result.rows} log rows ({result.subscriptions} placeholder subscriptions)"
+    )
 
 
 COMMANDS = [

@@ -15,7 +15,9 @@ rq_group = AppGroup("rq", help="RQ workers for event delivery.")
 
 @rq_group.command("worker")
 @click.argument("queues", nargs=-1)
-@click.option("--with-scheduler", is_flag=True, help="Also run RQ's scheduler (needed for retries).")
+@click.option(
+    "--with-scheduler", is_flag=True, help="Also run RQ's scheduler (needed for retries)."
+)
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
 @click.option("--name", default=None, help="Worker name (default: RQ's).")
 @click.option("--sweep/--no-sweep", default=True, help="Re-queue work Redis forgot (default on).")

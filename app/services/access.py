@@ -24,7 +24,7 @@ def create_user(username: str, password: str, role: str = "admin") -> User:
     """Create a dashboard user, or reset the password of an existing one."""
     if not username or not password:
         raise AccessError("username and password must not be empty")
-    user = db.session.scalars(select(User).where(User.username == username)).first()
+    user = find_user(username)
     if user is None:
         user = User(username=username, role=role)
         db.session.add(user)
@@ -34,9 +34,14 @@ def create_user(username: str, password: str, role: str = "admin") -> User:
     return user
 
 
+def find_user(username: str) -> User | None:
+    """The user with this name, or None."""
+    return db.session.scalars(select(User).where(User.username == username)).first()
+
+
 def check_user(username: str, password: str) -> User | None:
     """The active user with these credentials, or None."""
-    user = db.session.scalars(select(User).where(User.username == username)).first()
+    user = find_user(username)
     if user is None or not user.active or not check_password_hash(user.password_hash, password):
         return None
     return user
@@ -46,11 +51,15 @@ def create_token(name: str, permissions: list[str]) -> tuple[ApiToken, str]:
     """Create a bearer token; return the row and the token, which is never shown again."""
     unknown = sorted(set(permissions) - set(PERMISSIONS))
     if unknown:
-        raise AccessError(f"unknown permission(s) {', '.join(unknown)}; known: {', '.join(PERMISSIONS)}")
+        raise AccessError(
+            f"unknown permission(s) {', '.join(unknown)}; known: {', '.join(PERMISSIONS)}"
+        )
     if not permissions:
         raise AccessError(f"give at least one permission: {', '.join(PERMISSIONS)}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, token_hash=hash_token(token), permissions=" ".join(sorted(set(permissions))))
+    row = ApiToken(
+        name=name, token_hash=hash_token(token), permissions=" ".join(sorted(set(permissions)))
+    )
     db.session.add(row)
     db.session.commit()
     return row, token
@@ -63,5 +72,7 @@ def hash_token(token: str) -> str:
 
 def find_token(token: str) -> ApiToken | None:
     """The active token row for a presented bearer token, or None."""
-    row = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    row = db.session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    ).first()
     return row if row is not None and row.active else None

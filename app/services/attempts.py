@@ -63,12 +63,20 @@ def prepare(chains: Iterable[Delivery]) -> list[Attempt]:
     for chain in chains:
         sub = db.session.get(Subscription, chain.subscription_id)
         if sub is None or not sub.status:
-            chain.state, chain.locked_until, chain.next_attempt_at = ChainState.CANCELLED, None, None
+            chain.state, chain.locked_until, chain.next_attempt_at = (
+                ChainState.CANCELLED,
+                None,
+                None,
+            )
             continue
-        envelope = Envelope(chain.uuid, str(chain.store_id), chain.event_name, json.loads(chain.payload))
+        envelope = Envelope(
+            chain.uuid, str(chain.store_id), chain.event_name, json.loads(chain.payload)
+        )
         request = DeliveryRequest(sub.recipient_url, (sub.verification_token,), envelope, legacy)
         sink = get_sink(sub.sink)
-        missing = "" if sink else f"unknown sink {sub.sink!r}; known sinks: {', '.join(sink_names())}"
+        missing = (
+            "" if sink else f"unknown sink {sub.sink!r}; known sinks: {', '.join(sink_names())}"
+        )
         ready.append(
             Attempt(chain.id, chain.attempts, sub.subscription_id, sub.sink, sink, request, missing)
         )

@@ -58,7 +58,9 @@ def _open_chains(publication: Publication, payload: str) -> list[int]:
     claimed = db.session.execute(
         update(Publication)
         .where(Publication.id == publication.id, Publication.state == PublicationState.PENDING)
-        .values(state=PublicationState.DISPATCHED, dispatched_at=now, chain_count=len(subscriptions))
+        .values(
+            state=PublicationState.DISPATCHED, dispatched_at=now, chain_count=len(subscriptions)
+        )
     )
     if claimed.rowcount != 1:
         db.session.rollback()

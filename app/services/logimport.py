@@ -14,7 +14,15 @@ from sqlalchemy import func, insert, select, text
 from app.extensions import db
 from app.models import DeliveryLog, Subscription
 
-FIELDS = ("log_id", "uuid", "subscription_id", "success", "created", "response_data", "serialized_data")
+FIELDS = (
+    "log_id",
+    "uuid",
+    "subscription_id",
+    "success",
+    "created",
+    "response_data",
+    "serialized_data",
+)
 
 
 class ImportError_(ValueError):
@@ -64,7 +72,9 @@ def _rows(stream: IO[str]) -> Iterator[dict[str, Any]]:
                 "serialized_data": doc.get("serialized_data"),
             }
         except (ValueError, KeyError, TypeError) as exc:
-            raise ImportError_(f"line {number}: not a log row ({type(exc).__name__}: {exc})") from None
+            raise ImportError_(
+                f"line {number}: not a log row ({type(exc).__name__}: {exc})"
+            ) from None
 
 
 def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -79,7 +89,9 @@ def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[st
 
 
 def _ensure_subscriptions(batch: list[dict[str, Any]], known: set[int]) -> int:
-    missing = {r["subscription_id"]: r["event_name"] for r in batch if r["subscription_id"] not in known}
+    missing = {
+        r["subscription_id"]: r["event_name"] for r in batch if r["subscription_id"] not in known
+    }
     for sub_id, event_name in missing.items():
         db.session.add(
             Subscription(
@@ -108,6 +120,7 @@ def _reset_sequence() -> None:
         top = db.session.scalar(select(func.max(model_col))) or 0
         if top:
             db.session.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), :v)"), {"v": top}
+                text(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), :v)"),
+                {"v": top},
             )
     db.session.commit()

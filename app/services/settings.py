@@ -67,7 +67,7 @@ def get(key: str) -> Any:
     return spec.default if row is None else spec.parse(row.value)
 
 
-def set(key: str, raw: Any) -> Any:  # noqa: A001 - mirrors the `settings set` command
+def set(key: str, raw: Any) -> Any:
     """Validate and store a setting; takes effect at the next decision, no restart needed."""
     spec = _spec(key)
     value = spec.parse(raw)

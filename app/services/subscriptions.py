@@ -33,7 +33,9 @@ def validate(event_name: str, recipient_url: str, sink: str, store_id: int) -> N
                 f"recipient_url {recipient_url!r} is not an http(s) URL, as the http sink needs"
             )
     if isinstance(store_id, bool) or not isinstance(store_id, int) or not 0 <= store_id <= 65535:
-        raise SubscriptionError(f"store_id must be a whole number from 0 to 65535, got {store_id!r}")
+        raise SubscriptionError(
+            f"store_id must be a whole number from 0 to 65535, got {store_id!r}"
+        )
 
 
 def create(

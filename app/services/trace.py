@@ -48,7 +48,9 @@ def trace(uuid: str) -> Trace | None:
         last_attempt=rows[-1].created if rows else None,
         subscription=db.session.get(Subscription, sub_id),
         payload=_decode(rows[0].serialized_data) if rows else _decode(chain.payload),  # type: ignore[union-attr]
-        next_attempt_at=chain.next_attempt_at if chain and chain.state == ChainState.PENDING else None,
+        next_attempt_at=chain.next_attempt_at
+        if chain and chain.state == ChainState.PENDING
+        else None,
     )
 
 

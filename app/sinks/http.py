@@ -111,7 +111,8 @@ class HttpSink:
         retry_after = _retry_after(response.headers.get("Retry-After"))
         if response.request.method != "POST":
             # A 301/302/303 made requests re-send as a bodiless GET: the event never arrived.
-            text = f"redirected with {status} as {response.request.method}; use 307/308"
+            hops = ", ".join(str(r.status_code) for r in response.history)
+            text = f"redirect ({hops}) re-sent the event as a bodiless GET; use 307/308"
             return Outcome(False, False, text, status, retry_after)
         if 200 <= status < 300:
             return Outcome(True, False, text, status, retry_after)
