@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import math
+from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 from rq import Queue
@@ -40,15 +41,26 @@ def enqueue_trigger(publication_id: int, timeout: int = 300) -> bool:
     return True
 
 
-def enqueue_attempt(delivery_id: int, attempts: int, delay: float, timeout: int = 300) -> bool:
-    """Queue the next attempt of a chain after ``delay`` seconds; False if Redis is unreachable."""
+def whole_second_after(due: datetime) -> datetime:
+    """``due`` (naive UTC or aware) rounded up to a whole second, as an aware UTC datetime.
+
+    RQ's scheduler scores jobs in whole seconds, truncating: a job due at 10.7 s
+    would run at 10.0 s, early. Rounding up means a retry is never early.
+    """
+    aware = due if due.tzinfo else due.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(math.ceil(aware.timestamp()), UTC)
+
+
+def enqueue_attempt(
+    delivery_id: int, attempts: int, due: datetime | None = None, timeout: int = 300
+) -> bool:
+    """Queue the next attempt of a chain, at ``due`` or now; False if Redis is unreachable."""
     queue = get_queue(RETRY_QUEUE)
     options = {"job_timeout": timeout, "result_ttl": 0, "failure_ttl": 86400}
     try:
-        if delay > 0:
-            queue.enqueue_in(
-                timedelta(seconds=delay), ATTEMPT_JOB, delivery_id, attempts, **options
-            )
+        if due is not None and due.replace(tzinfo=None) > datetime.now(UTC).replace(tzinfo=None):
+            when = whole_second_after(due)
+            queue.enqueue_at(when, ATTEMPT_JOB, delivery_id, attempts, **options)
         else:
             queue.enqueue(ATTEMPT_JOB, delivery_id, attempts, **options)
     except RedisError as exc:

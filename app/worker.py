@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,10 +12,31 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
+from rq.scheduler import RQScheduler
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK = "async_events:sweep:lock"
+# RQ's scheduler polls once a second; retries are due on whole seconds (see
+# app.queues), so polling 5 times a second keeps a 1 s backoff close to 1 s.
+SCHEDULER_POLL = 0.2
+
+
+class FineScheduler(RQScheduler):
+    """RQ's scheduler, polling every SCHEDULER_POLL s (its lock TTLs keep whole seconds)."""
+
+    def work(self) -> None:
+        """RQ's scheduler loop with the finer sleep."""
+        self._install_signal_handlers()
+        self.register_birth()
+        while not self._stop_requested:
+            if self.should_reacquire_locks:
+                self.acquire_locks()
+            self.heartbeat()
+            self.enqueue_scheduled_jobs()
+            time.sleep(SCHEDULER_POLL)
+        self.stop()
 
 
 class AppWorker(SimpleWorker):
@@ -33,6 +55,35 @@ class AppWorker(SimpleWorker):
         """Run ``job`` inside the app context."""
         with self.app.app_context():
             super().execute_job(job, queue)
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's own scheduler start-up, with FineScheduler."""
+        self.scheduler = FineScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
 
 
 class Sweeper(threading.Thread):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
@@ -31,16 +31,16 @@ def record(attempts: list[Attempt]) -> None:
     """
     max_deaths = settings.get("max_deaths")
     max_backoff = settings.get("max_backoff")
-    retries: list[tuple[int, int, int]] = []
+    retries: list[tuple[int, int, datetime]] = []
     for attempt in attempts:
         db.session.add(_log_row(attempt))
-        nxt = _advance(attempt, max_deaths, max_backoff)
-        if nxt is not None:
-            retries.append((attempt.delivery_id, attempt.attempts_before + 1, nxt))
+        due = _advance(attempt, max_deaths, max_backoff)
+        if due is not None:
+            retries.append((attempt.delivery_id, attempt.attempts_before + 1, due))
     db.session.commit()
     timeout = current_app.config["DELIVERY_JOB_TIMEOUT"]
-    for delivery_id, attempts_done, delay in retries:
-        queues.enqueue_attempt(delivery_id, attempts_done, delay, timeout)
+    for delivery_id, attempts_done, due in retries:
+        queues.enqueue_attempt(delivery_id, attempts_done, due, timeout)
 
 
 def _log_row(attempt: Attempt) -> DeliveryLog:
@@ -61,8 +61,8 @@ def _log_row(attempt: Attempt) -> DeliveryLog:
     )
 
 
-def _advance(attempt: Attempt, max_deaths: int, max_backoff: int) -> int | None:
-    """Move the chain to its next state; return the retry delay if one is due.
+def _advance(attempt: Attempt, max_deaths: int, max_backoff: int) -> datetime | None:
+    """Move the chain to its next state; return when its retry is due, if one is.
 
     Guarded by the attempt count, so a duplicate attempt (at-least-once after a
     lease expired) still leaves its log row but cannot advance the chain twice.
@@ -71,13 +71,14 @@ def _advance(attempt: Attempt, max_deaths: int, max_backoff: int) -> int | None:
     assert outcome is not None
     done = attempt.attempts_before + 1
     values: dict[str, object] = {"attempts": done, "locked_until": None, "next_attempt_at": None}
-    delay: int | None = None
+    due: datetime | None = None
     if outcome.success:
         values["state"] = ChainState.DELIVERED
     elif outcome.retryable and done - 1 < max_deaths:
         retry_after_max = current_app.config["DELIVERY_RETRY_AFTER_MAX"]
         delay = retry_delay(done, max_backoff, outcome.retry_after, retry_after_max)
-        values["next_attempt_at"] = attempt.started + timedelta(seconds=delay)
+        due = attempt.started + timedelta(seconds=delay)
+        values["next_attempt_at"] = due
     else:
         values["state"] = ChainState.DEAD
     moved = db.session.execute(
@@ -90,7 +91,7 @@ def _advance(attempt: Attempt, max_deaths: int, max_backoff: int) -> int | None:
         return None
     if values.get("state") == ChainState.DEAD:
         _dead_letter(attempt, done)
-    return delay
+    return due
 
 
 def _dead_letter(attempt: Attempt, done: int) -> None:

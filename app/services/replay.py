@@ -39,6 +39,7 @@ def replay(uuid: str) -> int | None:
     if first is None or not first.serialized_data:
         return None
     event_name, store_id, data = _unpack(first.serialized_data)
+    due = utcnow() + timedelta(seconds=REPLAY_DELAY)
     chain = Delivery(
         uuid=uuid,
         subscription_id=first.subscription_id,
@@ -47,12 +48,12 @@ def replay(uuid: str) -> int | None:
         payload=json.dumps(data, separators=(",", ":")),
         state=ChainState.PENDING,
         attempts=0,
-        next_attempt_at=utcnow() + timedelta(seconds=REPLAY_DELAY),
+        next_attempt_at=due,
         is_replay=True,
     )
     db.session.add(chain)
     db.session.commit()
-    queues.enqueue_attempt(chain.id, 0, REPLAY_DELAY, current_app.config["DELIVERY_JOB_TIMEOUT"])
+    queues.enqueue_attempt(chain.id, 0, due, current_app.config["DELIVERY_JOB_TIMEOUT"])
     return chain.id
 
 

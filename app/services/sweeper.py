@@ -51,5 +51,5 @@ def sweep(limit: int = 1000) -> SweepResult:
     ).all()
     db.session.commit()
     sent_pubs = sum(queues.enqueue_trigger(pid, timeout) for pid in publications)
-    sent_chains = sum(queues.enqueue_attempt(cid, n, 0, timeout) for cid, n in chains)
+    sent_chains = sum(queues.enqueue_attempt(cid, n, None, timeout) for cid, n in chains)
     return SweepResult(sent_pubs, sent_chains)
