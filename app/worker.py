@@ -1,23 +1,17 @@
-"""The RQ worker: runs jobs in the app context without forking, and sweeps for lost work."""
+"""The RQ worker: runs jobs in the app context without forking, with a finer scheduler."""
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask
-from redis import Redis
-from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
 from rq.scheduler import RQScheduler
 
-log = logging.getLogger(__name__)
-SWEEP_LOCK = "async_events:sweep:lock"
 # RQ's scheduler polls once a second; retries are due on whole seconds (see
 # app.queues), so polling 5 times a second keeps a 1 s backoff close to 1 s.
 SCHEDULER_POLL = 0.2
@@ -84,37 +78,3 @@ class AppWorker(SimpleWorker):
         finally:
             self.scheduler.release_locks()
             self.scheduler.register_death()
-
-
-class Sweeper(threading.Thread):
-    """Every DELIVERY_SWEEP_INTERVAL, one worker (by a Redis lock) re-queues overdue work."""
-
-    def __init__(self, app: Flask, connection: Redis) -> None:
-        super().__init__(name="sweeper", daemon=True)
-        self.app = app
-        self.connection = connection
-        self.interval = int(app.config["DELIVERY_SWEEP_INTERVAL"])
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        """Sweep until stopped; a failed sweep is logged and tried again next interval."""
-        from app.services.sweeper import sweep
-
-        while not self.stopped.wait(self.interval):
-            try:
-                if not self.connection.set(SWEEP_LOCK, "1", nx=True, ex=max(self.interval - 1, 1)):
-                    continue
-                with self.app.app_context():
-                    result = sweep()
-                if result.publications or result.chains:
-                    log.info(
-                        "sweep re-queued %s publications, %s chains", *result.__dict__.values()
-                    )
-            except RedisError as exc:
-                log.warning("sweep skipped: Redis unreachable (%s)", exc)
-            except Exception:
-                log.exception("sweep failed; trying again in %s s", self.interval)
-
-    def stop(self) -> None:
-        """Ask the thread to end after its current sweep."""
-        self.stopped.set()

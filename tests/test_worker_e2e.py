@@ -112,3 +112,27 @@ def test_scheduled_retry_lost_with_redis_is_swept(ctx, receiver, worker, redis_c
     got = receiver.wait_for(2, "/flaky", timeout=30)
     assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
     wait_until(lambda: chain_states() == [ChainState.DELIVERED], timeout=10)
+
+
+def test_several_workers_and_a_publisher_write_one_database_safely(app, receiver, worker):
+    """Web-like publishing from threads while three workers deliver: nothing lost or locked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with app.app_context():
+        for i in range(5):
+            subscriptions.create("example.event", receiver.route(f"/w{i}"), "t")
+    procs = [worker.start() for _ in range(3)]
+
+    def publish(n: int) -> int:
+        with app.app_context():
+            return publishing.publish("example.event", {"n": n})
+
+    with ThreadPoolExecutor(4) as pool:
+        assert len(set(pool.map(publish, range(40)))) == 40
+    receiver.wait_for(200, timeout=60)
+    with app.app_context():
+        wait_until(lambda: chain_states().count(ChainState.DELIVERED) == 200, timeout=20)
+        assert committed(select(func.count()).select_from(DeliveryLog))[0][0] == len(
+            receiver.received()
+        )
+    assert all(p.poll() is None for p in procs)

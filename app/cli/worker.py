@@ -7,8 +7,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.broker import get_redis
+from app.housekeeping import Housekeeper
 from app.queues import QUEUES
-from app.worker import AppWorker, Sweeper
+from app.worker import AppWorker
 
 rq_group = AppGroup("rq", help="RQ workers for event delivery.")
 
@@ -20,7 +21,9 @@ rq_group = AppGroup("rq", help="RQ workers for event delivery.")
 )
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
 @click.option("--name", default=None, help="Worker name (default: RQ's).")
-@click.option("--sweep/--no-sweep", default=True, help="Re-queue work Redis forgot (default on).")
+@click.option(
+    "--sweep/--no-sweep", default=True, help="Sweep for lost work and run retention (default on)."
+)
 def worker_command(
     queues: tuple[str, ...], with_scheduler: bool, burst: bool, name: str | None, sweep: bool
 ) -> None:
@@ -31,13 +34,13 @@ def worker_command(
 
     names = queues or QUEUES
     worker = AppWorker([Queue(n, connection=connection) for n in names], app=app, name=name)
-    sweeper = Sweeper(app, connection)
+    housekeeper = Housekeeper(app, connection)
     if sweep:
-        sweeper.start()
+        housekeeper.start()
     try:
         worker.work(burst=burst, with_scheduler=with_scheduler)
     finally:
-        sweeper.stop()
+        housekeeper.stop()
 
 
 COMMANDS = [rq_group]
