@@ -16,7 +16,7 @@ import pytest
 import redis
 from flask import Flask
 
-from app import broker
+from app import broker, embedded_redis
 from app.broker import embedded_url, get_redis, redis_url, stop_embedded
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +170,7 @@ def test_configured_url_is_used_and_nothing_is_embedded(make_app, tmp_path):
 
 
 def test_a_server_that_cannot_start_raises_with_its_log(make_app, tmp_path, monkeypatch):
-    monkeypatch.setattr(broker, "TIMEOUT_SECONDS", 2.0)
+    monkeypatch.setattr(embedded_redis, "TIMEOUT_SECONDS", 2.0)
     directory = tmp_path / "inst" / "redis"
     directory.mkdir(parents=True)
     (directory / "appendonly.aof").write_text("this is not an append-only file\n")
