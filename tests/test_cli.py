@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ApiToken, DeliveryLog, Publication, Subscription, User
-from app.models.types import utcnow
 from app.services import access, settings
-from tests.support import ROOT
+from tests.support import ROOT, seed_aged_logs
 
 CORPUS = ROOT.parent / "shared" / "search" / "gen_corpus.py"
 
@@ -130,25 +128,7 @@ def test_import_logs_from_the_corpus_generator(runner, app, tmp_path):
 
 def test_cleanup_logs_honours_the_settings(runner, app):
     with app.app_context():
-        sub = Subscription(
-            event_name="example.event",
-            recipient_url="http://x.test/",
-            verification_token="t",
-            status=True,
-            sink="http",
-        )
-        db.session.add(sub)
-        db.session.flush()
-        for days in (1, 40):
-            db.session.add(
-                DeliveryLog(
-                    uuid=f"u{days}",
-                    subscription_id=sub.subscription_id,
-                    success=True,
-                    created=utcnow() - timedelta(days=days),
-                )
-            )
-        db.session.commit()
+        seed_aged_logs((1, 40))
     assert invoke(runner, "cleanup-logs") == (0, "deleted 0 log rows\n")
     invoke(runner, "settings", "set", "log_cleanup_enabled", "on")
     assert invoke(runner, "cleanup-logs") == (0, "deleted 1 log rows\n")

@@ -9,22 +9,8 @@ from sqlalchemy import func, select, text
 from app.extensions import db
 from app.housekeeping import Housekeeper
 from app.models import DeliveryLog, Subscription
-from app.models.types import utcnow
 from app.services import publishing, settings, subscriptions
-
-
-def old_and_new_logs() -> None:
-    sub = subscriptions.create("example.event", "http://x.test/", "t")
-    for days in (2, 45):
-        db.session.add(
-            DeliveryLog(
-                uuid=f"u{days}",
-                subscription_id=sub.subscription_id,
-                success=True,
-                created=utcnow() - timedelta(days=days),
-            )
-        )
-    db.session.commit()
+from tests.support import seed_aged_logs
 
 
 def count_logs() -> int:
@@ -32,7 +18,7 @@ def count_logs() -> int:
 
 
 def test_retention_runs_once_a_day_after_one_am_when_enabled(ctx, redis_conn):
-    old_and_new_logs()
+    seed_aged_logs()
     keeper = Housekeeper(ctx, redis_conn)
     day = datetime(2026, 3, 1, 1, 30, tzinfo=UTC)
     assert keeper.retain(day) == 0  # disabled by default: nothing deleted

@@ -1,4 +1,8 @@
-"""The http sink: POST a signed event to a webhook and judge the answer (seed-spec §4.3)."""
+"""The http sink: POST a signed event to a webhook and judge the answer (seed-spec §4.3).
+
+The wire itself (pooled session, redirects, timeouts, byte cap) is ``app.sinks.transport``;
+this module validates the settings, signs, and classifies every result as an Outcome.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,19 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable
 from dataclasses import replace
-from http.cookiejar import DefaultCookiePolicy
-from typing import Any
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.exceptions import InvalidSchema, InvalidURL, MissingSchema, TooManyRedirects
 from urllib3.exceptions import LocationValueError
 
 from app.sinks.base import DeliveryRequest, Outcome
 from app.sinks.signing import body_bytes, sign_headers
+from app.sinks.transport import AdapterFactory, Transport, pooled_adapter
 
-AdapterFactory = Callable[[int], HTTPAdapter]
+__all__ = ["AdapterFactory", "HttpSink", "pooled_adapter"]
+
 _BAD_URL = (MissingSchema, InvalidURL, InvalidSchema, LocationValueError, TooManyRedirects)
 _NETWORK_ERRORS = (
     (ConnectionRefusedError, "connection refused"),
@@ -29,18 +31,6 @@ _NETWORK_ERRORS = (
     (ssl.SSLError, "TLS error"),  # certificate failures included
 )
 _RETRYABLE_STATUSES = frozenset({408, 429})
-_CHUNK = 16 * 1024
-
-
-def pooled_adapter(pool_maxsize: int) -> HTTPAdapter:
-    """Build the transport: keep-alive pools, no automatic retries (our jobs retry).
-
-    SSRF hook: every connection, the first and each redirect hop alike, is opened
-    through this adapter. A guard replaces it (``HttpSink(adapter_factory=...)``) with
-    one whose pool manager checks the resolved peer address at connect time, before
-    any byte is sent; checking the URL alone misses DNS rebinding and redirects.
-    """
-    return HTTPAdapter(pool_connections=pool_maxsize, pool_maxsize=pool_maxsize, max_retries=0)
 
 
 class HttpSink:
@@ -70,11 +60,13 @@ class HttpSink:
             raise ValueError(f"pool_maxsize must be >= 1, got {pool_maxsize!r}")
         self.connect_timeout, self.total_timeout = connect_timeout, total_timeout
         self.max_response_bytes = max_response_bytes
-        # urllib3 bounds each hop by ``total``; _hop_guard and _read_capped bound the whole.
-        self._timeout = urllib3.Timeout(
-            connect=connect_timeout, read=total_timeout, total=total_timeout
+        self._transport = Transport(
+            adapter_factory(pool_maxsize),
+            max_redirects,
+            connect_timeout,
+            total_timeout,
+            max_response_bytes,
         )
-        self._session = _session(adapter_factory(pool_maxsize), max_redirects)
 
     def deliver(self, request: DeliveryRequest) -> Outcome:
         """POST the event to ``request.recipient``; every failure becomes an Outcome."""
@@ -92,20 +84,11 @@ class HttpSink:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._transport.close()
 
     def _post(self, url: str, body: bytes, headers: dict[str, str], deadline: float) -> Outcome:
-        """Send, read at most ``max_response_bytes`` before ``deadline``, and judge."""
-        hook = _hop_guard(deadline, self.total_timeout)
-        with self._session.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=self._timeout,
-            stream=True,
-            hooks={"response": hook},
-        ) as response:
-            raw = self._read_capped(response.raw, deadline)
+        """Send through the transport and judge the final response."""
+        response, raw = self._transport.post(url, body, headers, deadline)
         text = raw.decode("utf-8", errors="replace") or response.reason or ""
         status = response.status_code
         retry_after = _retry_after(response.headers.get("Retry-After"))
@@ -119,21 +102,6 @@ class HttpSink:
         retryable = status >= 500 or status in _RETRYABLE_STATUSES
         return Outcome(False, retryable, text, status, retry_after, gone=status == 410)
 
-    def _read_capped(self, raw: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
-        """Read the body until EOF, the byte cap, or the deadline (a slow drip must not pin us)."""
-        chunks: list[bytes] = []
-        size = 0
-        while size < self.max_response_bytes:
-            if time.monotonic() > deadline:
-                raise requests.ReadTimeout("total timeout while reading the response")
-            # read1 returns what one socket read brings, so the deadline is checked often.
-            chunk = raw.read1(min(_CHUNK, self.max_response_bytes - size), decode_content=True)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)[: self.max_response_bytes]
-
     def _failure(self, exc: Exception) -> Outcome:
         """Turn a transport error into an Outcome: network trouble retries, bad URLs don't."""
         if isinstance(exc, requests.ConnectTimeout):
@@ -146,36 +114,6 @@ class HttpSink:
         if isinstance(exc, requests.ConnectionError | urllib3.exceptions.ProtocolError):
             text = _describe_network_error(exc)[: self.max_response_bytes]
         return Outcome(False, True, text)
-
-
-def _session(adapter: HTTPAdapter, max_redirects: int) -> requests.Session:
-    """Build the shared session: no cookies, no environment, our adapter for both schemes."""
-    session = requests.Session()
-    session.max_redirects = max_redirects
-    # Cookies would leak from one subscriber to the next; ~/.netrc credentials would be
-    # sent to subscriber URLs. Neither belongs in a webhook sender.
-    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    session.trust_env = False
-    session.headers["User-Agent"] = "async-events"
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-def _hop_guard(deadline: float, total: float) -> Callable[..., requests.Response]:
-    """Return a response hook run on every hop, so redirects share one total timeout."""
-
-    def check(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-        if response.is_redirect:
-            # requests would read a redirect's whole body, however large; we never need it.
-            response.close()
-            response._content = b""
-        if time.monotonic() > deadline:
-            response.close()
-            raise requests.ReadTimeout(f"timed out after {total} s")
-        return response
-
-    return check
 
 
 def _retry_after(value: str | None) -> int | None:
