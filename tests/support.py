@@ -19,6 +19,17 @@ from app.queues import QUEUES
 from app.worker import AppWorker
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path:
+    """The team's shared/ folder (beside the checkout in CI), for the search corpus tools."""
+    candidates = [os.environ.get("ASYNC_EVENTS_SHARED", ""), ROOT.parent / "shared", "/work/shared"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "search" / "gen_corpus.py").is_file():
+            return Path(candidate)
+    raise FileNotFoundError(f"shared/search/gen_corpus.py not found in {candidates}")
+
+
 T = TypeVar("T")
 
 

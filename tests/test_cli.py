@@ -12,9 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import ApiToken, DeliveryLog, Publication, Subscription, User
 from app.services import access, settings
-from tests.support import ROOT, seed_aged_logs
-
-CORPUS = ROOT.parent / "shared" / "search" / "gen_corpus.py"
+from tests.support import seed_aged_logs, shared_dir
 
 
 def invoke(runner, *args: str):
@@ -111,7 +109,11 @@ def test_replay_command(runner, app, receiver, jobs):
 
 def test_import_logs_from_the_corpus_generator(runner, app, tmp_path):
     corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text(subprocess.check_output([sys.executable, str(CORPUS), "300", "7"], text=True))
+    corpus.write_text(
+        subprocess.check_output(
+            [sys.executable, str(shared_dir() / "search" / "gen_corpus.py"), "300", "7"], text=True
+        )
+    )
     code, out = invoke(runner, "import-logs", str(corpus), "--batch-size", "64")
     assert code == 0 and "imported 300 log rows" in out
     first = json.loads(corpus.read_text().splitlines()[0])
