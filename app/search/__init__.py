@@ -1,0 +1,1 @@
+"""Lucene-syntax search over delivery history: parser, documents and backends."""
