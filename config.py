@@ -76,6 +76,18 @@ class Config:
     # RQ job timeout for one fan-out or retry job.
     DELIVERY_JOB_TIMEOUT: int = _env_int("DELIVERY_JOB_TIMEOUT", 300)
 
+    # Token rotation: after a new verification token is set, the old one keeps signing this long.
+    DELIVERY_TOKEN_GRACE_SECONDS: int = _env_int("DELIVERY_TOKEN_GRACE_SECONDS", 86400)
+    # Recipients in private, loopback or link-local networks are refused unless inside these CIDRs.
+    DELIVERY_ALLOWED_NETWORKS: list[str] = _env_list("DELIVERY_ALLOWED_NETWORKS")
+
+    # REST API: failed bearer authentications allowed per client per window (then 429).
+    API_AUTH_FAILURE_LIMIT: int = _env_int("API_AUTH_FAILURE_LIMIT", 10)
+    API_AUTH_FAILURE_WINDOW: int = _env_int("API_AUTH_FAILURE_WINDOW", 60)
+    # The largest request body, and the largest publish arguments (413 beyond).
+    MAX_CONTENT_LENGTH: int = _env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+    API_MAX_PUBLISH_BYTES: int = _env_int("API_MAX_PUBLISH_BYTES", 256 * 1024)
+
     # Admin login created by `make run` (README). Change it in production.
     ADMIN_DEFAULT_USERNAME: str = os.environ.get("ADMIN_DEFAULT_USERNAME", "admin")
     ADMIN_DEFAULT_PASSWORD: str = os.environ.get("ADMIN_DEFAULT_PASSWORD", "admin")

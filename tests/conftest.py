@@ -121,3 +121,11 @@ def worker(config: dict) -> Iterator[WorkerProcess]:
     handle = WorkerProcess(config)
     yield handle
     handle.stop_all()
+
+
+@pytest.fixture
+def api(app: Flask):
+    """A REST client that makes tokens: ``api.call("GET", path, token=api.token("view"))``."""
+    from tests.support import RestClient
+
+    return RestClient(app)

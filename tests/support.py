@@ -128,3 +128,23 @@ def seed_aged_logs(ages_in_days: tuple[int, ...] = (2, 45)) -> None:
             )
         )
     db.session.commit()
+
+
+class RestClient:
+    """Calls the REST API with bearer tokens created for the test."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.client = app.test_client()
+
+    def token(self, *permissions: str) -> str:
+        from app.services import access
+
+        with self.app.app_context():
+            return access.create_token("test", list(permissions))[1]
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any):
+        headers = dict(kwargs.pop("headers", {}))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.client.open(path, method=method, headers=headers, **kwargs)

@@ -1,10 +1,12 @@
-"""The HTTP interface: health checks now; the REST API joins it here."""
+"""The HTTP interface: health checks and the REST API."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
     """Register the blueprints."""
+    from app.api import rest
     from app.api.health import bp as health
 
     app.register_blueprint(health)
+    rest.init_app(app)

@@ -30,6 +30,9 @@ class Subscription(db.Model):
     sink: Mapped[str] = mapped_column("metadata", Text)
     store_id: Mapped[int] = mapped_column(SmallInteger, default=0)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # Token rotation: the replaced token keeps signing until it expires.
+    previous_token: Mapped[str | None] = mapped_column(EncryptedText)
+    previous_token_expires: Mapped[datetime | None] = mapped_column(DateTime)
 
     def __repr__(self) -> str:
         return f"<Subscription {self.subscription_id} {self.event_name} -> {self.recipient_url}>"

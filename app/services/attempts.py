@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import ChainState, Delivery, Subscription
 from app.models.types import utcnow
 from app.services import settings
+from app.services.subscriptions import signing_tokens
 from app.sinks import DeliveryRequest, Envelope, Outcome, Sink, get_sink, sink_names
 
 
@@ -72,7 +73,7 @@ def prepare(chains: Iterable[Delivery]) -> list[Attempt]:
         envelope = Envelope(
             chain.uuid, str(chain.store_id), chain.event_name, json.loads(chain.payload)
         )
-        request = DeliveryRequest(sub.recipient_url, (sub.verification_token,), envelope, legacy)
+        request = DeliveryRequest(sub.recipient_url, signing_tokens(sub), envelope, legacy)
         sink = get_sink(sub.sink)
         missing = (
             "" if sink else f"unknown sink {sub.sink!r}; known sinks: {', '.join(sink_names())}"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
+
+from flask import current_app
 
 from app.events import get_registry
 from app.extensions import db
@@ -61,6 +64,43 @@ def create(
     db.session.add(sub)
     db.session.commit()
     return sub
+
+
+def update(
+    subscription_id: int,
+    status: bool | None = None,
+    sink: str | None = None,
+    token: str | None = None,
+) -> Subscription:
+    """Change what is given and leave the rest (the original disabled on a missing status).
+
+    A new token starts a rotation: the old one keeps signing deliveries, beside the
+    new one, for DELIVERY_TOKEN_GRACE_SECONDS, so receivers can switch without loss.
+    """
+    sub = db.session.get(Subscription, subscription_id)
+    if sub is None:
+        raise SubscriptionError(f"subscription {subscription_id} does not exist")
+    if sink is not None and sink not in sink_names():
+        raise SubscriptionError(f"unknown sink {sink!r}; known sinks: {', '.join(sink_names())}")
+    if status is not None:
+        sub.status = status
+        sub.disabled_reason = None if status else sub.disabled_reason
+    if sink is not None:
+        sub.sink = sink
+    if token is not None and token != sub.verification_token:
+        grace = timedelta(seconds=current_app.config["DELIVERY_TOKEN_GRACE_SECONDS"])
+        sub.previous_token, sub.previous_token_expires = sub.verification_token, utcnow() + grace
+        sub.verification_token = token
+    db.session.commit()
+    return sub
+
+
+def signing_tokens(sub: Subscription) -> tuple[str, ...]:
+    """The tokens that sign a delivery now: the current one, then the previous during its grace."""
+    expires = sub.previous_token_expires
+    if sub.previous_token and expires is not None and expires > utcnow():
+        return (sub.verification_token, sub.previous_token)
+    return (sub.verification_token,)
 
 
 def set_status(subscription_id: int, enabled: bool) -> Subscription | None:

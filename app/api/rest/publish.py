@@ -1,0 +1,97 @@
+"""Publishing over REST, with an Idempotency-Key and a payload size limit."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import queues
+from app.api.rest.errors import ApiError
+from app.api.rest.spec import RestApi
+from app.extensions import db
+from app.models import Publication
+from app.models.types import utcnow
+from app.services import publishing
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class PublishRequest(BaseModel):
+    """An event to publish: its name, the resolver's arguments, and the store (0: all)."""
+
+    model_config = ConfigDict(extra="forbid")
+    event_name: str = Field(min_length=1, max_length=255)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    store_id: int = Field(default=0, ge=0, le=65535)
+
+
+class PublishAccepted(BaseModel):
+    """The publication's id; delivery happens asynchronously."""
+
+    id: int
+    event_name: str
+    status: str
+
+
+def register(api: RestApi) -> None:
+    """Add the publish route to ``api``."""
+
+    @api.operation(
+        "POST",
+        "/V1/async_events/publish",
+        summary="Publish an event",
+        tag="events",
+        permission="publish",
+        body=PublishRequest,
+        responses={202: PublishAccepted},
+        errors=(400, 413, 415, 422),
+        headers=("Idempotency-Key",),
+    )
+    def publish_event(body: PublishRequest) -> tuple[PublishAccepted, int]:
+        size = len(json.dumps(body.arguments, separators=(",", ":")).encode())
+        limit = current_app.config["API_MAX_PUBLISH_BYTES"]
+        if size > limit:
+            raise ApiError(413, "The arguments are %1 bytes; the limit is %2", [size, limit])
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > 255:
+            raise ApiError(400, "Idempotency-Key is longer than 255 characters")
+        earlier = _earlier(key)
+        if earlier is not None:
+            return _accepted(earlier), 202
+        try:
+            publication = publishing.create_publication(
+                body.event_name, body.arguments, body.store_id, idempotency_key=key
+            )
+        except publishing.PublishError as exc:
+            raise ApiError(422, str(exc)) from None
+        except IntegrityError:  # the same key raced in from another request
+            db.session.rollback()
+            return _accepted(_earlier(key)), 202  # type: ignore[arg-type]
+        queues.enqueue_trigger(publication.id, current_app.config["DELIVERY_JOB_TIMEOUT"])
+        return _accepted(publication), 202
+
+
+def _earlier(key: str | None) -> Publication | None:
+    """The publication made with this key, if it was made within the window."""
+    if key is None:
+        return None
+    found = db.session.scalars(
+        select(Publication).where(Publication.idempotency_key == key)
+    ).first()
+    if found is not None and found.created < utcnow() - IDEMPOTENCY_WINDOW:
+        found.idempotency_key = None  # expired: free the key for this new request
+        db.session.commit()
+        return None
+    return found
+
+
+def _accepted(publication: Publication) -> PublishAccepted:
+    return PublishAccepted(
+        id=publication.id, event_name=publication.event_name, status=publication.state
+    )
