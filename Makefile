@@ -20,7 +20,8 @@ install: $(VENV)/.installed
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) create-admin --default --if-missing
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
+	DELIVERY_ALLOWED_NETWORKS="$${DELIVERY_ALLOWED_NETWORKS-127.0.0.0/8,::1/128}" \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 
 ## test: lint, then the whole suite against real Redis, SQLite and PostgreSQL
 test: install lint

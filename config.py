@@ -35,9 +35,9 @@ def _env_float(name: str, default: float) -> float:
 
 
 def _env_list(name: str) -> list[str]:
-    """Read a list separated by commas or the OS path separator."""
+    """Read a comma-separated list (not ':'-separated: IPv6 networks contain colons)."""
     raw = os.environ.get(name, "")
-    parts = raw.replace(os.pathsep, ",").split(",")
+    parts = raw.split(",")
     return [p.strip() for p in parts if p.strip()]
 
 
@@ -88,6 +88,22 @@ class Config:
     MAX_CONTENT_LENGTH: int = _env_int("API_MAX_BODY_BYTES", 1024 * 1024)
     API_MAX_PUBLISH_BYTES: int = _env_int("API_MAX_PUBLISH_BYTES", 256 * 1024)
 
+    # AWS sinks (eventbridge, sqs). Credentials come from the standard AWS chain (env, profile,
+    # instance role). AWS_ENDPOINT_URL points both at a stand-in such as moto or LocalStack.
+    AWS_REGION: str = (
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    )
+    AWS_ENDPOINT_URL: str | None = os.environ.get("AWS_ENDPOINT_URL") or None
+    # The Source of every event put on EventBridge (what rules match with "source").
+    EVENTBRIDGE_SOURCE: str = os.environ.get("EVENTBRIDGE_SOURCE") or "async-events"
+
     # Admin login created by `make run` (README). Change it in production.
     ADMIN_DEFAULT_USERNAME: str = os.environ.get("ADMIN_DEFAULT_USERNAME", "admin")
     ADMIN_DEFAULT_PASSWORD: str = os.environ.get("ADMIN_DEFAULT_PASSWORD", "admin")
+
+    # Search: empty ELASTICSEARCH_URL keeps the embedded SQL index; a URL switches to
+    # Elasticsearch, with indices named {SEARCH_INDEX_PREFIX}_async_event_{event}.
+    ELASTICSEARCH_URL: str = os.environ.get("ELASTICSEARCH_URL", "")
+    SEARCH_INDEX_PREFIX: str = os.environ.get("SEARCH_INDEX_PREFIX") or "async_events"
+    # Seconds one Elasticsearch request may take (a bulk of the outbox included).
+    ELASTICSEARCH_TIMEOUT: float = _env_float("ELASTICSEARCH_TIMEOUT", 10.0)

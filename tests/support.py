@@ -79,7 +79,7 @@ def worker_env(config: dict[str, Any]) -> dict[str, str]:
     )
     for key, value in config.items():
         if key.startswith("DELIVERY_"):
-            env[key] = str(value)
+            env[key] = ",".join(value) if isinstance(value, list) else str(value)
     return env
 
 

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import Subscription
 from app.models.types import utcnow
 from app.sinks import sink_names
+from app.sinks.addresses import check_host, networks
 
 MAX_RECIPIENT = 1024
 
@@ -30,15 +31,28 @@ def validate(event_name: str, recipient_url: str, sink: str, store_id: int) -> N
     if not recipient_url or len(recipient_url) > MAX_RECIPIENT:
         raise SubscriptionError(f"recipient_url must be 1 to {MAX_RECIPIENT} characters")
     if sink == "http":
-        parts = urlsplit(recipient_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SubscriptionError(
-                f"recipient_url {recipient_url!r} is not an http(s) URL, as the http sink needs"
-            )
+        _check_http_recipient(recipient_url)
     if isinstance(store_id, bool) or not isinstance(store_id, int) or not 0 <= store_id <= 65535:
         raise SubscriptionError(
             f"store_id must be a whole number from 0 to 65535, got {store_id!r}"
         )
+
+
+def _check_http_recipient(url: str) -> None:
+    """An http(s) URL whose host does not resolve into a forbidden network."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port < 0:
+        raise SubscriptionError(
+            f"recipient_url {url!r} is not an http(s) URL, as the http sink needs"
+        )
+    allowed = networks(current_app.config.get("DELIVERY_ALLOWED_NETWORKS") or [])
+    why = check_host(parts.hostname, port, allowed)
+    if why:
+        raise SubscriptionError(f"recipient_url refused: {why}")
 
 
 def create(

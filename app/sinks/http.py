@@ -17,6 +17,7 @@ import urllib3
 from requests.exceptions import InvalidSchema, InvalidURL, MissingSchema, TooManyRedirects
 from urllib3.exceptions import LocationValueError
 
+from app.sinks.addresses import ForbiddenAddress
 from app.sinks.base import DeliveryRequest, Outcome
 from app.sinks.signing import body_bytes, sign_headers
 from app.sinks.transport import AdapterFactory, Transport, pooled_adapter
@@ -111,6 +112,9 @@ class HttpSink:
         text = f"{type(exc).__name__}: {exc}"[: self.max_response_bytes]
         if isinstance(exc, _BAD_URL):
             return Outcome(False, False, text)
+        refused = _forbidden_cause(exc)
+        if refused is not None:  # the SSRF guard: retrying cannot help
+            return Outcome(False, False, str(refused).split(": ", 1)[-1])
         if isinstance(exc, requests.ConnectionError | urllib3.exceptions.ProtocolError):
             text = _describe_network_error(exc)[: self.max_response_bytes]
         return Outcome(False, True, text)
@@ -121,6 +125,19 @@ def _retry_after(value: str | None) -> int | None:
     if value is None or not re.fullmatch(r"\s*\d{1,9}\s*", value):
         return None
     return int(value)
+
+
+def _forbidden_cause(exc: BaseException) -> ForbiddenAddress | None:
+    """The SSRF guard's refusal inside a requests error, if that is what it was."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None or isinstance(seen, ForbiddenAddress):
+            return seen
+        nested = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
+        if nested is None and seen.args and isinstance(seen.args[0], BaseException):
+            nested = seen.args[0]
+        seen = nested if isinstance(nested, BaseException) else None
+    return None
 
 
 def _describe_network_error(exc: BaseException) -> str:

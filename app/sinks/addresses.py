@@ -1,0 +1,118 @@
+"""Which network addresses a delivery may reach: the guard against SSRF.
+
+Loopback, private, link-local, shared, multicast, reserved and cloud-metadata
+addresses are refused unless they fall inside DELIVERY_ALLOWED_NETWORKS. The
+check runs twice: when a subscription is saved (every address the host resolves
+to) and at delivery time on the socket itself, after it connected, for the first
+hop and every redirect, so DNS rebinding and redirects cannot reach inside.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
+
+
+class ForbiddenAddress(urllib3.exceptions.NewConnectionError):
+    """A delivery tried to reach an address the policy forbids; never retried."""
+
+
+def networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
+    """Parse CIDRs, or raise ValueError naming the bad one."""
+    parsed = []
+    for cidr in cidrs:
+        try:
+            parsed.append(ipaddress.ip_network(cidr.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"DELIVERY_ALLOWED_NETWORKS: {cidr!r} is not a CIDR") from None
+    return tuple(parsed)
+
+
+def forbidden(address: str, allowed: Sequence[Network]) -> str | None:
+    """Why ``address`` may not be reached (e.g. "a private address"), or None if it may."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if any(ip in net for net in allowed):
+        return None
+    checks = (
+        (any(ip in net for net in METADATA), "a cloud metadata address"),
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_link_local, "a link-local address"),
+        (ip.is_multicast, "a multicast address"),
+        (ip.is_unspecified or ip.is_reserved, "a reserved address"),
+        (ip.is_private or not ip.is_global, "a private address"),
+    )
+    return next((why for hit, why in checks if hit), None)
+
+
+def check_host(host: str, port: int, allowed: Sequence[Network]) -> str | None:
+    """Why ``host`` may not be subscribed to, or None; a host that does not resolve passes.
+
+    It will fail at delivery, retryably, and be checked there again.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return None
+    for info in infos:
+        address = str(info[4][0])
+        why = forbidden(address, allowed)
+        if why:
+            return f"{host} resolves to {address}, {why}; allow it with DELIVERY_ALLOWED_NETWORKS"
+    return None
+
+
+class _Guard:
+    """Mixin for urllib3 connections: check the peer of every new socket."""
+
+    allowed: tuple[Network, ...] = ()
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        address = sock.getpeername()[0]
+        why = forbidden(address, self.allowed)
+        if why:
+            sock.close()
+            raise ForbiddenAddress(self, f"refused to deliver to {address}: {why}")  # type: ignore[arg-type]
+        return sock
+
+
+def guarded_adapter(allowed: Sequence[Network]) -> Any:
+    """An adapter factory for HttpSink whose every connection passes the address check."""
+    allowed = tuple(allowed)
+
+    class GuardedHTTP(_Guard, HTTPConnection):
+        pass
+
+    class GuardedHTTPS(_Guard, HTTPSConnection):
+        pass
+
+    GuardedHTTP.allowed = GuardedHTTPS.allowed = allowed
+
+    class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": type("GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": GuardedHTTP}),
+                "https": type(
+                    "GuardedTLSPool", (HTTPSConnectionPool,), {"ConnectionCls": GuardedHTTPS}
+                ),
+            }
+
+    def factory(pool_maxsize: int) -> HTTPAdapter:
+        return GuardedAdapter(
+            pool_connections=pool_maxsize, pool_maxsize=pool_maxsize, max_retries=0
+        )
+
+    return factory
