@@ -67,3 +67,14 @@ def enqueue_attempt(
         log.warning("delivery %s waits in the database: Redis unreachable (%s)", delivery_id, exc)
         return False
     return True
+
+
+def enqueue_job(job: str, *args: object, timeout: int = 300) -> bool:
+    """Queue any other job (by dotted path) on the retry queue; False if Redis is unreachable."""
+    try:
+        queue = get_queue(RETRY_QUEUE)
+        queue.enqueue(job, *args, job_timeout=timeout, result_ttl=0, failure_ttl=86400)
+    except RedisError as exc:
+        log.warning("job %s not queued: Redis unreachable (%s)", job, exc)
+        return False
+    return True

@@ -240,7 +240,7 @@ def test_the_app_registry_builds_the_http_sink_from_config():
     app.config.update(DELIVERY_TOTAL_TIMEOUT=3.0, DELIVERY_MAX_RESPONSE_BYTES=10)
     sinks.init_app(app)
     with app.app_context():
-        assert sinks.sink_names() == ["http"] and sinks.get_sink("sqs") is None
+        assert sinks.sink_names() == ["eventbridge", "http", "sqs"]
         http = sinks.get_sink("http")
     assert isinstance(http, HttpSink) and http.total_timeout == 3.0
     assert http.max_response_bytes == 10

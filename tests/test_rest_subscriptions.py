@@ -57,7 +57,8 @@ def test_unknown_subscription_is_the_originals_404(api, manager):
     ("overrides", "status", "needle"),
     [
         ({"event_name": "nope.event"}, 422, "known events: "),
-        ({"metadata": "fax"}, 422, "known sinks: http"),
+        ({"metadata": "fax"}, 422, "known sinks: eventbridge, http, sqs"),
+        ({"metadata": "sqs", "recipient_url": "my-queue"}, 422, "sqs"),
         ({"recipient_url": "not a url"}, 422, "http(s) URL"),
         ({"store_id": -1}, 400, "store_id"),
         ({"verification_token": ""}, 400, "verification_token"),

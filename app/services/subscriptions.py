@@ -11,7 +11,7 @@ from app.events import get_registry
 from app.extensions import db
 from app.models import Subscription
 from app.models.types import utcnow
-from app.sinks import sink_names
+from app.sinks import sink_names, validate_recipient
 from app.sinks.addresses import check_host, networks
 
 MAX_RECIPIENT = 1024
@@ -30,6 +30,9 @@ def validate(event_name: str, recipient_url: str, sink: str, store_id: int) -> N
         raise SubscriptionError(f"unknown sink {sink!r}; known sinks: {', '.join(sink_names())}")
     if not recipient_url or len(recipient_url) > MAX_RECIPIENT:
         raise SubscriptionError(f"recipient_url must be 1 to {MAX_RECIPIENT} characters")
+    problem = validate_recipient(sink, recipient_url)
+    if problem:
+        raise SubscriptionError(problem)
     if sink == "http":
         _check_http_recipient(recipient_url)
     if isinstance(store_id, bool) or not isinstance(store_id, int) or not 0 <= store_id <= 65535:
