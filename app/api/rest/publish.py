@@ -25,7 +25,7 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 class PublishRequest(BaseModel):
     """An event to publish: its name, the resolver's arguments, and the store (0: all)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     event_name: str = Field(min_length=1, max_length=255)
     arguments: dict[str, Any] = Field(default_factory=dict)
     store_id: int = Field(default=0, ge=0, le=65535)

@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-STRICT = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+# Strict: JSON types are not coerced (no false for an integer), unknown fields are refused.
+STRICT = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True)
 
 
 class AsyncEventCreate(BaseModel):
@@ -43,14 +44,14 @@ class AsyncEventUpdate(BaseModel):
 class SaveRequest(BaseModel):
     """``POST /V1/async_event`` body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     asyncEvent: AsyncEventCreate  # the original's wire name
 
 
 class UpdateRequest(BaseModel):
     """``PUT /V1/async_event/{id}`` body."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     asyncEvent: AsyncEventUpdate  # the original's wire name
 
 
