@@ -13,6 +13,7 @@ from app.models import Subscription
 from app.services import subscriptions
 
 NOT_FOUND = "Async event with subscription ID %1 does not exist"  # the original's words
+MAX_ID = 2**31 - 1  # the id column is a 32-bit integer; a larger id cannot exist
 
 
 def display(sub: Subscription) -> schemas.Subscription:
@@ -29,8 +30,8 @@ def display(sub: Subscription) -> schemas.Subscription:
 
 
 def found(subscription_id: int) -> Subscription:
-    """The subscription, or the original's 404."""
-    sub = db.session.get(Subscription, subscription_id)
+    """The subscription, or the original's 404 (ids beyond the column's range included)."""
+    sub = db.session.get(Subscription, subscription_id) if subscription_id <= MAX_ID else None
     if sub is None:
         raise ApiError(404, NOT_FOUND, [subscription_id])
     return sub
