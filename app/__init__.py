@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app import api, broker, cli, events, sinks
     from app.extensions import db, migrate
     from app.models import types
+    from app.search import registry as search
 
     db.init_app(app)
     migrate.init_app(
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     broker.init_app(app)
     events.init_app(app)
     sinks.init_app(app)
+    search.init_app(app)
     cli.init_app(app)
     api.init_app(app)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -37,6 +38,7 @@ class Housekeeper(threading.Thread):
             try:
                 self.sweep()
                 self.retain()
+                self.flush_search()
             except RedisError as exc:
                 log.warning("housekeeping skipped: Redis unreachable (%s)", exc)
             except Exception:
@@ -70,6 +72,32 @@ class Housekeeper(threading.Thread):
         if deleted:
             log.info("retention deleted %s log rows", deleted)
         return deleted
+
+    def flush_search(self) -> int | None:
+        """Send the search outbox to Elasticsearch, if that is the backend; return rows sent.
+
+        One worker of the fleet flushes per interval (a Redis lock), batch after batch
+        for at most an interval. While Elasticsearch is down the rows wait, logged, and
+        are sent once it is back: the outbox, not this thread, is the record.
+        """
+        from app.search.elasticsearch import BATCH, SearchUnavailable
+        from app.search.indexing import get_backend
+
+        lock = "async_events:search:flush:lock"
+        if not self.connection.set(lock, "1", nx=True, ex=max(self.interval - 1, 1)):
+            return None
+        deadline, sent = time.monotonic() + self.interval, 0
+        with self.app.app_context():
+            flush = getattr(get_backend(), "flush_outbox", None)
+            try:
+                while flush is not None and time.monotonic() < deadline:
+                    result = flush(BATCH)
+                    sent += result.indexed
+                    if result.indexed + result.rejected < BATCH:
+                        break
+            except SearchUnavailable as exc:
+                log.warning("search outbox waits for Elasticsearch: %s", exc)
+        return sent
 
     def stop(self) -> None:
         """Ask the thread to end after its current round."""

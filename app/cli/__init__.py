@@ -5,8 +5,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every command on the app's CLI."""
-    from app.cli import admin, delivery, worker
+    from app.cli import admin, delivery, reindex, search, worker
 
-    for module in (admin, delivery, worker):
+    for module in (admin, delivery, worker, reindex, search):
         for command in module.COMMANDS:
             app.cli.add_command(command)

@@ -3,6 +3,8 @@
 from app.models.access import ApiToken, User
 from app.models.delivery import ChainState, DeadLetter, Delivery, DeliveryLog
 from app.models.publication import Publication, PublicationState
+from app.models.search import SearchDocument, SearchField, SearchKeyword, SearchNumber
+from app.models.search_outbox import SearchOutbox
 from app.models.setting import Setting
 from app.models.subscription import Subscription
 
@@ -14,6 +16,11 @@ __all__ = [
     "DeliveryLog",
     "Publication",
     "PublicationState",
+    "SearchDocument",
+    "SearchField",
+    "SearchKeyword",
+    "SearchNumber",
+    "SearchOutbox",
     "Setting",
     "Subscription",
     "User",

@@ -73,7 +73,10 @@ def _walk(path: str, value: Any) -> Iterator[Leaf]:
     elif isinstance(value, bool):
         yield Leaf(path, "true" if value else "false", None)
     elif isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a double: Lucene could not index it either
+            return
         if math.isfinite(number):
             yield Leaf(path, None, number)
     else:

@@ -14,6 +14,7 @@ from app import queues
 from app.extensions import db
 from app.models import ChainState, DeadLetter, Delivery, DeliveryLog, Subscription
 from app.models.types import utcnow
+from app.search import indexing
 from app.services import settings
 from app.services.backoff import retry_delay
 
@@ -32,11 +33,15 @@ def record(attempts: list[Attempt]) -> None:
     max_deaths = settings.get("max_deaths")
     max_backoff = settings.get("max_backoff")
     retries: list[tuple[int, int, datetime]] = []
+    rows = []
     for attempt in attempts:
-        db.session.add(_log_row(attempt))
+        rows.append(_log_row(attempt))
+        db.session.add(rows[-1])
         due = _advance(attempt, max_deaths, max_backoff)
         if due is not None:
             retries.append((attempt.delivery_id, attempt.attempts_before + 1, due))
+    db.session.flush()  # the rows get their log_ids, which their index rows carry
+    indexing.index_logs(rows)  # same transaction: searchable exactly when committed
     db.session.commit()
     timeout = current_app.config["DELIVERY_JOB_TIMEOUT"]
     for delivery_id, attempts_done, due in retries:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -67,6 +67,28 @@ def replay_many(uuids: Iterable[str]) -> ReplayResult:
         else:
             result.replayed[uuid] = chain_id
     return result
+
+
+def matching_uuids(query: str) -> Iterator[str]:
+    """Each chain (UUID) with an attempt matching the Lucene ``query``, once, newest first."""
+    from app.services import search
+
+    seen: set[str] = set()
+    for hit in search.iter_all(query):
+        uuid = hit.log.uuid
+        if uuid and uuid not in seen:
+            seen.add(uuid)
+            yield uuid
+
+
+def count_matching(query: str) -> int:
+    """How many chains a bulk replay of ``query`` would start."""
+    return sum(1 for _ in matching_uuids(query))
+
+
+def replay_matching(query: str) -> int:
+    """Replay every chain matching ``query``; return how many were started."""
+    return sum(replay(uuid) is not None for uuid in list(matching_uuids(query)))
 
 
 def _unpack(serialized: str) -> tuple[str | None, int, object]:

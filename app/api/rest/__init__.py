@@ -15,12 +15,13 @@ VERSION = "1.0.0"
 
 def build() -> tuple[Blueprint, RestApi]:
     """A fresh blueprint with every operation registered on it."""
-    from app.api.rest import openapi, publish, subscriptions
+    from app.api.rest import logs, openapi, publish, subscriptions
 
     bp = Blueprint("rest", __name__, url_prefix=PREFIX)
     api = RestApi(bp)
     subscriptions.register(api)
     publish.register(api)
+    logs.register(api)
 
     @bp.get("/openapi.json")
     def openapi_document() -> ResponseReturnValue:

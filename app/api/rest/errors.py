@@ -53,5 +53,11 @@ def register(app: Flask, prefix: str) -> None:
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
 
+    def handle_search_down(exc: Exception) -> Response:
+        return error_response(503, f"The search backend is unreachable: {exc}")
+
+    from app.search.elasticsearch import SearchUnavailable
+
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(SearchUnavailable, handle_search_down)
     app.register_error_handler(HTTPException, handle_http)

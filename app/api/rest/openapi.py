@@ -18,6 +18,7 @@ ERROR_TEXT = {
     415: "Body is not JSON",
     422: "Valid JSON that cannot be acted on",
     429: "Too many failed authentication attempts",
+    503: "The search backend is unreachable",
 }
 
 

@@ -113,6 +113,9 @@ def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     """A Flask rule as an OpenAPI path, with its path parameters."""
     params = []
     for converter, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule):
-        kind = {"type": "integer", "minimum": 0} if converter == "int" else {"type": "string"}
+        kind = {
+            "int": {"type": "integer", "minimum": 0},
+            "uuid": {"type": "string", "format": "uuid"},
+        }.get(converter, {"type": "string"})
         params.append({"name": name, "in": "path", "required": True, "schema": kind})
     return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params

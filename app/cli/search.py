@@ -1,0 +1,68 @@
+"""``flask search``: find delivery log rows with Lucene syntax; list, ids, or CSV export."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from app.services import search as search_service
+
+CSV_COLUMNS = ("log_id", "uuid", "event_name", "success", "created", "response_data")
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def safe_cell(value: object) -> str:
+    """The cell as text, with a leading quote if a spreadsheet would run it as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+@click.command("search")
+@click.argument("query")
+@click.option("--ids", "output", flag_value="ids", help="Print only log_ids, one per line.")
+@click.option("--csv", "output", flag_value="csv", help="Print CSV: " + ", ".join(CSV_COLUMNS))
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N rows (all).")
+@with_appcontext
+def search_command(query: str, output: str | None, limit: int | None) -> None:
+    """Print the log rows QUERY matches, newest first (Lucene syntax; '' for all)."""
+    try:
+        hits = search_service.iter_all(query)
+        first = next(hits, None)  # parse errors surface before any output
+    except search_service.QuerySyntaxError as exc:
+        raise click.ClickException(f"invalid query: {exc}") from None
+    rows = itertools.islice(itertools.chain([first] if first else [], hits), limit)
+    if output == "ids":
+        for hit in rows:
+            click.echo(hit.log.log_id)
+    elif output == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for hit in rows:
+            writer.writerow([safe_cell(v) for v in _csv_values(hit)])
+    else:
+        shown = 0
+        for hit in rows:
+            click.echo(_line(hit))
+            shown += 1
+        click.echo(f"{shown} log rows", err=True)
+
+
+def _csv_values(hit: search_service.Hit) -> tuple[object, ...]:
+    log = hit.log
+    created = log.created.strftime("%Y-%m-%d %H:%M:%S")
+    success = "true" if log.success else "false"
+    return (log.log_id, log.uuid, hit.event_name, success, created, log.response_data)
+
+
+def _line(hit: search_service.Hit) -> str:
+    log = hit.log
+    mark = "Success" if log.success else "Failed "
+    response = " ".join((log.response_data or "").split())[:80]
+    return f"#{log.log_id}  {log.created:%Y-%m-%d %H:%M:%S}  {mark}  {hit.event_name}  {response}"
+
+
+COMMANDS = [search_command]

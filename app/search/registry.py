@@ -1,0 +1,39 @@
+"""The search backend registry: ``sql`` (embedded, the default) or ``elasticsearch``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app
+
+from app.search.backend import SearchBackend
+
+
+def _sql(app: Flask) -> SearchBackend:
+    from app.search.sql import SqlBackend
+
+    return SqlBackend()
+
+
+def _elasticsearch(app: Flask) -> SearchBackend:
+    from app.search.elasticsearch import ElasticsearchBackend
+
+    return ElasticsearchBackend.from_config(app.config)
+
+
+backends: dict[str, Callable[[Flask], Any]] = {"sql": _sql, "elasticsearch": _elasticsearch}
+
+
+def init_app(app: Flask) -> None:
+    """Choose the app's backend: Elasticsearch when ELASTICSEARCH_URL is set, else SQL.
+
+    Nothing connects here; the backend is built now so a bad setting fails at start-up.
+    """
+    name = "elasticsearch" if app.config.get("ELASTICSEARCH_URL") else "sql"
+    app.extensions["search_backend"] = backends[name](app)
+
+
+def get_backend() -> SearchBackend:
+    """The current app's search backend."""
+    return current_app.extensions["search_backend"]

@@ -1,0 +1,169 @@
+"""Query plans: a whole query as a per-document test, a candidate set, or set algebra.
+
+Three ways to evaluate a query, chosen by ``sql_search``:
+
+- ``probe``: a boolean test of one SearchDocument row (MUST is AND, SHOULD is OR when
+  nothing is MUST, MUST_NOT is AND NOT), for scanning documents newest-first.
+- ``candidates``: postings that contain every match (the smallest MUST leaf, or all
+  SHOULD leaves), when they are small enough to read whole and then probe.
+- ``sets``: the exact match set as UNION / INTERSECT / EXCEPT of postings, for counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    except_,
+    false,
+    func,
+    intersect,
+    not_,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from app.models import SearchDocument
+from app.search.ast import Bool, Clause, MatchAll, Occur, Query
+from app.search.sql_match import LeafCompiler, LeafSql
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Postings holding every match; ``leaf`` is set when they are exactly one leaf's."""
+
+    postings: tuple[Select, ...]
+    size: int
+    leaf: Query | None = None
+
+
+class Plan:
+    """One parsed query against one database: compiled leaves and their estimated sizes."""
+
+    def __init__(self, session: Session, query: Query, compiler: LeafCompiler) -> None:
+        self.session, self.query, self.compiler = session, query, compiler
+        self._leaves: dict[Query, LeafSql] = {}
+        self._sizes: dict[tuple[Query, int], int] = {}
+
+    def leaf(self, query: Query) -> LeafSql:
+        """The compiled SQL of a leaf query (compiled once)."""
+        if query not in self._leaves:
+            self._leaves[query] = self.compiler.compile(query)
+        return self._leaves[query]
+
+    def probe(self, query: Query, skip: Query | None = None) -> ColumnElement[bool]:
+        """True on a SearchDocument row that ``query`` matches; ``skip`` is taken as true."""
+        if query is skip or isinstance(query, MatchAll):
+            return true()
+        if not isinstance(query, Bool):
+            return self.leaf(query).probe
+        return _combine(query.clauses, lambda q: self.probe(q, skip), and_, or_, not_, true())
+
+    def candidates(self, query: Query, cap: int) -> Candidates | None:
+        """Postings of at most ``cap`` rows that hold every match, or None if there are none."""
+        if isinstance(query, MatchAll):
+            return None
+        if not isinstance(query, Bool):
+            if self.leaf(query).unbounded:
+                return None
+            size = self.size(query, cap)
+            return Candidates(self.leaf(query).postings, size, query) if size <= cap else None
+        musts = [c.query for c in query.clauses if c.occur is Occur.MUST]
+        if musts:
+            found = [c for c in (self.candidates(q, cap) for q in musts) if c is not None]
+            return min(found, key=lambda c: c.size) if found else None
+        shoulds = [c.query for c in query.clauses if c.occur is Occur.SHOULD]
+        found = [self.candidates(q, cap) for q in shoulds]
+        if not shoulds or any(c is None for c in found):
+            return None
+        size = sum(c.size for c in found if c is not None)
+        postings = tuple(p for c in found if c is not None for p in c.postings)
+        return Candidates(postings, size) if size <= cap else None
+
+    def size(self, query: Query, cap: int) -> int:
+        """How many posting rows a leaf reads, counted up to ``cap + 1``."""
+        key = (query, cap)
+        if key not in self._sizes:
+            total = 0
+            for postings in self.leaf(query).postings:
+                bounded = postings.limit(cap + 1 - total).subquery()
+                total += self.session.scalar(select(func.count()).select_from(bounded)) or 0
+                if total > cap:
+                    break
+            self._sizes[key] = total
+        return self._sizes[key]
+
+    def probed(self, query: Query, found: Candidates, before: int | None = None) -> Select:
+        """Distinct candidate log_ids (below ``before``) whose document passes ``query``."""
+        postings = found.postings
+        if not postings:  # a leaf on a field no document has
+            return select(SearchDocument.log_id).where(false())
+        ids = (union_all(*postings) if len(postings) > 1 else postings[0]).subquery()
+        joined = ids.join(SearchDocument, SearchDocument.log_id == ids.c.log_id)
+        statement = select(ids.c.log_id).select_from(joined).distinct()
+        if before is not None:
+            statement = statement.where(ids.c.log_id < before)
+        return statement.where(self.probe(query, skip=found.leaf))
+
+    def sets(self, query: Query) -> Select:
+        """A SELECT of exactly the matching log_ids (no repeats), by set algebra."""
+        if isinstance(query, MatchAll):
+            return select(SearchDocument.log_id)
+        if not isinstance(query, Bool):
+            postings = self.leaf(query).postings
+            if not postings:
+                return select(SearchDocument.log_id).where(false())
+            return _wrap(union(*postings)) if len(postings) > 1 else postings[0].distinct()
+        everything = select(SearchDocument.log_id)
+        return _combine(query.clauses, self.sets, _intersect, _union, None, everything)
+
+
+def _combine(
+    clauses: tuple[Clause, ...],
+    part: Callable,
+    both: Callable,
+    either: Callable,
+    negate: Callable | None,
+    everything: object,
+) -> object:
+    """Lucene's BooleanQuery with minimum-should-match 0, over any algebra.
+
+    With ``negate`` None, MUST_NOT is a set difference; a Bool of only MUST_NOT
+    clauses means everything except them (the parser adds that MatchAll itself).
+    """
+    musts = [part(c.query) for c in clauses if c.occur is Occur.MUST]
+    shoulds = [part(c.query) for c in clauses if c.occur is Occur.SHOULD]
+    nots = [part(c.query) for c in clauses if c.occur is Occur.MUST_NOT]
+    if musts:
+        base = both(*musts)
+    elif shoulds:
+        base = either(*shoulds)
+    else:
+        base = everything
+    if not nots:
+        return base
+    if negate is not None:
+        return and_(base, *(negate(n) for n in nots))
+    return _wrap(except_(base, either(*nots)))
+
+
+def _wrap(compound: object) -> Select:
+    """A compound SELECT as a plain one, so it nests on SQLite too."""
+    sub = compound.subquery()  # type: ignore[attr-defined]
+    return select(sub.c[0])
+
+
+def _intersect(*parts: Select) -> Select:
+    return parts[0] if len(parts) == 1 else _wrap(intersect(*parts))
+
+
+def _union(*parts: Select) -> Select:
+    return parts[0] if len(parts) == 1 else _wrap(union(*parts))
