@@ -58,6 +58,13 @@ def register(app: Flask, prefix: str) -> None:
 
     from app.search.elasticsearch import SearchUnavailable
 
+    def handle_unexpected(exc: Exception) -> Response | Exception:
+        if not request.path.startswith(prefix) or isinstance(exc, HTTPException):
+            raise exc
+        app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "Internal error; it has been logged.")
+
     app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(Exception, handle_unexpected)
     app.register_error_handler(SearchUnavailable, handle_search_down)
     app.register_error_handler(HTTPException, handle_http)

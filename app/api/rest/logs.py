@@ -72,7 +72,7 @@ class ReplayOne(BaseModel):
 class BulkReplayRequest(BaseModel):
     """Replay every chain with an attempt matching ``q``; ``dry_run`` only counts them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     q: str = Field(min_length=1, max_length=4000)
     dry_run: bool = True
 
@@ -128,7 +128,7 @@ def register(api: RestApi) -> None:
 
     @api.operation(
         "GET",
-        "/V1/async_event_logs/<uuid>",
+        "/V1/async_event_logs/<uuid:uuid>",
         summary="Trace a delivery chain",
         tag="history",
         permission="logs_trace",
@@ -160,7 +160,7 @@ def register(api: RestApi) -> None:
 
     @api.operation(
         "POST",
-        "/V1/async_event_logs/<uuid>/replay",
+        "/V1/async_event_logs/<uuid:uuid>/replay",
         summary="Replay one chain",
         tag="history",
         permission="logs_replay",

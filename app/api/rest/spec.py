@@ -51,8 +51,9 @@ class RestApi:
             @functools.wraps(view)
             def handle(**path: Any) -> Response:
                 auth.require(op.permission)
+                refuse_nul([path, request.args.to_dict(flat=False)])
                 if op.body is not None:
-                    path["body"] = validate(op.body, json_body())
+                    path["body"] = validate(op.body, refuse_nul(json_body()))
                 if op.query is not None:
                     path["query"] = validate(op.query, request.args.to_dict())
                 return respond(view(**path))
@@ -71,6 +72,21 @@ def json_body() -> Any:
     if data is None:
         raise ApiError(400, "The request body is not valid JSON.")
     return data
+
+
+def refuse_nul(value: Any) -> Any:
+    """``value`` unchanged, or a 400 if any text in it holds a NUL, which no database stores."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ApiError(400, "Text may not contain NUL (\\u0000) characters.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key)
+            refuse_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(item)
+    return value
 
 
 def validate(model: type[BaseModel], data: Any) -> BaseModel:
