@@ -6,7 +6,7 @@ whose log_ids come out in order. They are SQLite ``WITHOUT ROWID`` tables, so th
 key is the table and each leaf costs one B-tree insert. The document row keeps the
 log's leaves as JSON (``{"k": {path: [keyword, ...]}, "n": {path: [number, ...]}}``):
 a forward copy that scans newest-first test cheaply and that deletion reads to find
-a log's postings. Deleting a log row deletes its index rows (``SEARCH_TRIGGERS``).
+a log's postings. Deleting a log row deletes its index rows (the triggers below).
 """
 
 from __future__ import annotations

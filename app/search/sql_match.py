@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select
 
 from app.models import SearchDocument, SearchKeyword, SearchNumber
 from app.search.ast import Exists, Prefix, Query, Range, Term, Wildcard
@@ -77,7 +77,8 @@ class LeafCompiler:
         postings = _postings(model, ids, lambda column: column == value)
         if len(ids) <= SEEK_FIELDS:  # one index seek per field beats parsing the JSON
             seek = [model.field_id.in_(ids), model.value == value]
-            probe = exists(select(literal(1)).where(*seek, model.log_id == SearchDocument.log_id))
+            found = select(literal(1)).where(*seek, model.log_id == SearchDocument.log_id)
+            probe = self.probes.exists(found)
         else:
             probe = self.probes.values(kind, paths, lambda column: column == value)
         return LeafSql((postings,), probe, exact=len(ids) == 1)

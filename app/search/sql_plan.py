@@ -22,6 +22,7 @@ from sqlalchemy import (
     false,
     func,
     intersect,
+    literal,
     not_,
     or_,
     select,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import True_
 
 from app.models import SearchDocument
 from app.search.ast import Bool, Clause, MatchAll, Occur, Query
@@ -94,7 +96,11 @@ class Plan:
         if key not in self._sizes:
             total = 0
             for postings in self.leaf(query).postings:
-                bounded = postings.limit(cap + 1 - total).subquery()
+                # In key order: PostgreSQL, whose statistics mix every field's values,
+                # otherwise may scan the whole table hoping to reach the limit early.
+                table = postings.get_final_froms()[0]
+                ordered = postings.order_by(table.c.field_id, table.c.value, table.c.log_id)
+                bounded = ordered.limit(cap + 1 - total).subquery()
                 total += self.session.scalar(select(func.count()).select_from(bounded)) or 0
                 if total > cap:
                     break
@@ -102,16 +108,23 @@ class Plan:
         return self._sizes[key]
 
     def probed(self, query: Query, found: Candidates, before: int | None = None) -> Select:
-        """Distinct candidate log_ids (below ``before``) whose document passes ``query``."""
+        """Distinct candidate log_ids (below ``before``) whose document passes ``query``.
+
+        Each candidate's document is probed through a per-row EXISTS: joining instead
+        let PostgreSQL, misjudging the candidates' number, walk every document.
+        """
         postings = found.postings
         if not postings:  # a leaf on a field no document has
             return select(SearchDocument.log_id).where(false())
         ids = (union_all(*postings) if len(postings) > 1 else postings[0]).subquery()
-        joined = ids.join(SearchDocument, SearchDocument.log_id == ids.c.log_id)
-        statement = select(ids.c.log_id).select_from(joined).distinct()
+        statement = select(ids.c.log_id).distinct()
         if before is not None:
             statement = statement.where(ids.c.log_id < before)
-        return statement.where(self.probe(query, skip=found.leaf))
+        test = self.probe(query, skip=found.leaf)
+        if isinstance(test, True_):  # postings exist only for indexed documents
+            return statement
+        document = select(literal(1)).where(SearchDocument.log_id == ids.c.log_id, test)
+        return statement.where(self.compiler.probes.exists(document))
 
     def sets(self, query: Query) -> Select:
         """A SELECT of exactly the matching log_ids (no repeats), by set algebra."""

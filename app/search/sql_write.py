@@ -44,8 +44,9 @@ def prepare(documents: Iterable[LogDocument]) -> Batch:
 def prepare_leaves(flattened: Iterable[tuple[int, Values, Values]]) -> Batch:
     """The index rows of flattened documents, postings grouped by path.
 
-    Grouping makes consecutive inserts land in one field's key range, which halved
-    SQLite's insert time; sorting within a field as well saved less than it cost.
+    Grouping makes consecutive inserts land in one field's key range: measured on
+    SQLite, ~40% less insert time than document order. Also sorting within a field
+    saved the writer less (~5 us/log) than it cost the parser (~8 us/log).
     """
     batch = Batch()
     for log_id, keywords, numbers in flattened:

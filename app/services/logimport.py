@@ -19,6 +19,7 @@ from app.services.logparse import ImportError_, Parsed, no_gc, parse_batches
 
 __all__ = ["ImportError_", "ImportResult", "import_logs"]
 
+PARALLEL_BYTES = 16 * 1024 * 1024  # below, starting worker processes costs more than it saves
 PARSE_CHUNK = 5000  # lines per worker task; a batch (transaction) may span several
 # SQLite page cache for the import's connection: index inserts land all over the
 # postings B-tree, and re-reading its pages from the OS dominated with the 2 MB default.
@@ -43,14 +44,15 @@ def import_logs(
     A row whose subscription does not exist gets a disabled placeholder subscription
     for its event, so the history stays searchable and traceable. A malformed line
     stops the import with its line number; batches already committed stay.
-    ``workers`` processes parse ahead of the writer (default: one per CPU; measured best).
+    ``workers`` processes parse ahead of the writer; by default one per CPU for a file
+    over ``PARALLEL_BYTES`` (measured best), none for smaller ones or pipes.
     """
     result = ImportResult()
     known = set(db.session.scalars(select(Subscription.subscription_id)))
     backend = indexing.get_backend() if indexing.indexing_enabled() else None
     sql_index = backend is not None and backend.name == "sql"
     if workers is None:
-        workers = os.cpu_count() or 1
+        workers = (os.cpu_count() or 1) if _size(stream) > PARALLEL_BYTES else 0
     uncommitted = 0
     with _sqlite_cache(), no_gc():
         dialect = db.session.get_bind().dialect.name
@@ -67,7 +69,16 @@ def import_logs(
         db.session.commit()
     result.rows += uncommitted
     _reset_sequence()
+    _analyze()
     return result
+
+
+def _size(stream: IO[str]) -> int:
+    """The size of the file behind ``stream`` (0 for a pipe or an in-memory stream)."""
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def _index(backend: Any, parsed: Parsed) -> None:
@@ -90,8 +101,9 @@ def _sqlite_cache() -> Iterator[None]:
         yield
     finally:
         if sqlite:
+            db.session.rollback()  # after a bad line: its batch is not kept
             db.session.execute(text("PRAGMA cache_size = -2000"))  # SQLite's default
-            db.session.commit()
+            db.session.rollback()
 
 
 def _ensure_subscriptions(events: dict[int, str], known: set[int]) -> int:
@@ -128,3 +140,19 @@ def _reset_sequence() -> None:
                 {"v": top},
             )
     db.session.commit()
+
+
+def _analyze() -> None:
+    """Fresh planner statistics on PostgreSQL: a bulk load leaves them empty or stale, and
+    the planner then picks plans for a few dozen rows (autovacuum catches up later)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    tables = [DeliveryLog.__tablename__, *(t.name for t in _search_tables())]
+    db.session.execute(text(f"ANALYZE {', '.join(tables)}"))
+    db.session.commit()
+
+
+def _search_tables() -> list[Any]:
+    from app.models import SearchDocument, SearchField, SearchKeyword, SearchNumber
+
+    return [m.__table__ for m in (SearchDocument, SearchField, SearchKeyword, SearchNumber)]

@@ -1,9 +1,10 @@
 """Parsing import files: JSON Lines into log rows and their search documents, in parallel.
 
 Parsing and flattening cost as much CPU as the database writes, so ``parse_batches``
-runs them in worker processes (fork; pure functions, no database) while the caller
-writes the previous batch. Batches come back in input order, a bounded number at a
-time, so memory stays flat whatever the file size.
+runs them in forked worker processes (pure functions, no database) while the caller
+writes the previous batch. Only a single-threaded process forks (the CLI): a fork of
+one with other threads can copy a lock another thread holds and hang, so there the
+parsing stays inline. Batches come back in input order, a bounded number at a time.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -150,7 +152,7 @@ def parse_batches(
 ) -> Iterator[Parsed]:
     """Parsed batches in order; ``workers`` processes parse ahead (0: parse inline)."""
     batches = numbered_batches(stream, size)
-    if workers <= 0:
+    if workers <= 0 or threading.active_count() > 1:
         for lines in batches:
             yield parse(lines, dialect, prepare_sql)
         return
