@@ -100,6 +100,16 @@ class Config:
     # Admin login created by `make run` (README). Change it in production.
     ADMIN_DEFAULT_USERNAME: str = os.environ.get("ADMIN_DEFAULT_USERNAME", "admin")
     ADMIN_DEFAULT_PASSWORD: str = os.environ.get("ADMIN_DEFAULT_PASSWORD", "admin")
+    # Dashboard logins: failed attempts allowed per client per window, then refused.
+    ADMIN_LOGIN_FAILURE_LIMIT: int = _env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+    ADMIN_LOGIN_FAILURE_WINDOW: int = _env_int("ADMIN_LOGIN_FAILURE_WINDOW", 300)
+    # Dashboard session cookie. Set SESSION_COOKIE_SECURE=1 behind HTTPS (it is in production).
+    SESSION_COOKIE_SECURE: bool = os.environ.get("SESSION_COOKIE_SECURE", "") in ("1", "true")
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    PERMANENT_SESSION_LIFETIME: int = _env_int("ADMIN_SESSION_HOURS", 8) * 3600
+    # CSRF tokens live as long as the session; a 1 h default would log out idle operators' forms.
+    WTF_CSRF_TIME_LIMIT: int | None = None
 
     # Search: empty ELASTICSEARCH_URL keeps the embedded SQL index; a URL switches to
     # Elasticsearch, with indices named {SEARCH_INDEX_PREFIX}_async_event_{event}.

@@ -28,7 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _default_storage(app)
 
-    from app import api, broker, cli, events, sinks
+    from app import admin, api, broker, cli, events, sinks
     from app.extensions import db, migrate
     from app.models import types
     from app.search import registry as search
@@ -52,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     search.init_app(app)
     cli.init_app(app)
     api.init_app(app)
+    admin.init_app(app)
     return app
 
 

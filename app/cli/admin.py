@@ -32,7 +32,7 @@ def subscribe_command(
     "--password", default=None, help="Default: prompt (or ADMIN_DEFAULT_PASSWORD with --default)."
 )
 @click.option("--default", "use_default", is_flag=True, help="Use ADMIN_DEFAULT_USERNAME/PASSWORD.")
-@click.option("--role", default="admin", show_default=True)
+@click.option("--role", default="admin", show_default=True, type=click.Choice(list(access.ROLES)))
 @click.option("--if-missing", is_flag=True, help="Leave an existing user (and its password) alone.")
 @with_appcontext
 def create_admin_command(

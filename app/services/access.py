@@ -15,6 +15,23 @@ from app.models import ApiToken, User
 PERMISSIONS = ("manage", "view", "save", "logs_list", "logs_trace", "logs_replay", "publish")
 TOKEN_PREFIX = "ae_"
 
+# Dashboard roles and the permissions each grants; "manage" grants every permission.
+ROLES: dict[str, frozenset[str]] = {
+    "admin": frozenset({"manage"}),
+    "operator": frozenset({"view", "save", "logs_list", "logs_trace", "logs_replay"}),
+    "viewer": frozenset({"view", "logs_list", "logs_trace"}),
+}
+
+
+def allows(granted: frozenset[str] | set[str], permission: str) -> bool:
+    """Whether a set of granted permissions includes ``permission`` ("manage" includes all)."""
+    return "manage" in granted or permission in granted
+
+
+def role_permissions(role: str) -> frozenset[str]:
+    """The permissions of a dashboard role; an unknown role grants nothing."""
+    return ROLES.get(role, frozenset())
+
 
 class AccessError(ValueError):
     """A user or token was asked for that cannot be made; the message says why."""
@@ -24,6 +41,8 @@ def create_user(username: str, password: str, role: str = "admin") -> User:
     """Create a dashboard user, or reset the password of an existing one."""
     if not username or not password:
         raise AccessError("username and password must not be empty")
+    if role not in ROLES:
+        raise AccessError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
     user = find_user(username)
     if user is None:
         user = User(username=username, role=role)

@@ -1,0 +1,27 @@
+"""The operator dashboard: Flask-Admin behind a login, with CSRF, CSP and throttled sign-in."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from app.admin import auth, security
+
+
+def init_app(app: Flask) -> None:
+    """Mount the dashboard at /admin. Call after the REST API, whose routes skip CSRF."""
+    from app.admin.views import HomeView, register
+
+    security.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.jinja_env.globals["current_user"] = auth.current_user
+    admin = Admin(
+        app,
+        name="Async Events",
+        url="/admin",
+        index_view=HomeView(name="Home", url="/admin"),
+        theme=Bootstrap4Theme(base_template="admin/ae_master.html", fluid=True),
+        csp_nonce_generator=security.csp_nonce,
+    )
+    register(admin)

@@ -1,0 +1,94 @@
+"""Dashboard sign-in and sign-out, the signed-in user, and throttled failed logins."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired
+
+from app.extensions import db
+from app.models import User
+from app.services import access
+from app.services.throttle import Throttle
+
+bp = Blueprint("auth", __name__, url_prefix="/admin")
+
+
+class LoginForm(FlaskForm):
+    """Username and password; ``next`` is where to go after signing in."""
+
+    username = StringField("Username", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+    next = HiddenField()
+
+
+def current_user() -> User | None:
+    """The signed-in, still active user whose password has not changed since, or None."""
+    if "user" not in g:
+        user = db.session.get(User, session["uid"]) if "uid" in session else None
+        if user is not None and (not user.active or session.get("fp") != _fingerprint(user)):
+            user = None
+        g.user = user
+    return g.user
+
+
+def permissions() -> frozenset[str]:
+    """The signed-in user's permissions (none when signed out)."""
+    user = current_user()
+    return access.role_permissions(user.role) if user is not None else frozenset()
+
+
+def _fingerprint(user: User) -> str:
+    """Changes when the password does, which ends every session signed in with the old one."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def _throttles(username: str) -> list[tuple[Throttle, str]]:
+    config = current_app.config
+    limit, window = config["ADMIN_LOGIN_FAILURE_LIMIT"], config["ADMIN_LOGIN_FAILURE_WINDOW"]
+    by_client = Throttle("login", limit, window), request.remote_addr or "unknown"
+    by_name = Throttle("login_user", limit, window), username.lower()
+    return [by_client, by_name]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """Sign in; failures are counted per client and per username, then refused for a while."""
+    form = LoginForm(next=request.args.get("next", ""))
+    if not form.validate_on_submit():
+        return render_template("admin/login.html", form=form)
+    throttles = _throttles(form.username.data)
+    if any(t.blocked(key) for t, key in throttles):
+        flash("Too many failed sign-in attempts. Try again in a few minutes.", "error")
+        return render_template("admin/login.html", form=form), 429
+    user = access.check_user(form.username.data, form.password.data)
+    if user is None:
+        for t, key in throttles:
+            t.fail(key)
+        flash("Invalid username or password.", "error")
+        return render_template("admin/login.html", form=form), 401
+    for t, key in throttles:
+        t.reset(key)
+    session.clear()  # a fresh session: nothing set before sign-in survives it
+    session.permanent = True
+    session.update(uid=user.id, fp=_fingerprint(user))
+    return redirect(_safe_next(form.next.data))
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """Sign out (a POST with a CSRF token, so another site cannot sign an operator out)."""
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect("/admin/login")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: an open redirect would help phishing."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/admin/"

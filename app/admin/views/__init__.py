@@ -1,0 +1,13 @@
+"""The dashboard's screens, one module each, and the order they appear in the menu."""
+
+from __future__ import annotations
+
+from flask_admin import Admin
+
+from app.admin.views.home import HomeView
+
+__all__ = ["HomeView", "register"]
+
+
+def register(admin: Admin) -> None:
+    """Add every screen to ``admin`` (a fresh set per app: views bind to one app's blueprints)."""
