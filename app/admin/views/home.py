@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
+from app.admin import chart
 from app.admin.views.base import SecuredIndexView
+from app.models.types import utcnow
+from app.services import dashboard
+
+WINDOW = timedelta(hours=24)
+FAILING_SHOWN = 5
 
 
 class HomeView(SecuredIndexView):
@@ -13,4 +21,18 @@ class HomeView(SecuredIndexView):
 
     @expose("/")
     def index(self) -> ResponseReturnValue:
-        return self.render("admin/home.html")
+        since = utcnow() - WINDOW
+        succeeded, failed = dashboard.outcome_totals(since)
+        total = succeeded + failed
+        return self.render(
+            "admin/home.html",
+            succeeded=succeeded,
+            failed=failed,
+            rate=succeeded / total if total else None,
+            dead_letters=dashboard.dead_letters(),
+            queues=dashboard.queue_depths(),
+            bars=chart.rate_bars(dashboard.hourly(24)),
+            gridlines=chart.gridlines(),
+            chart=chart,
+            failing=dashboard.failing_endpoints(since, FAILING_SHOWN),
+        )

@@ -1,0 +1,153 @@
+"""Subscribers: the original's grid, mass Enable/Disable, add/edit and token rotation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import abort, flash, redirect, request
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import DateBetweenFilter, FilterEqual, FilterLike
+from flask_admin.model import typefmt
+from markupsafe import Markup
+
+from app.admin.views.base import SecuredModelView
+from app.admin.views.subscriber_form import SubscriberForm
+from app.extensions import db
+from app.models import Subscription
+from app.services import subscription_edits
+from app.services.subscriptions import SubscriptionError
+
+SAVED = "The Asynchronous Event Subscriber data was saved successfully"
+NOT_SAVED = "Could not save Asynchronous Event Subscriber."
+S = Subscription
+
+
+def _status(view: Any, context: Any, model: Subscription, name: str) -> Markup:
+    label, css = ("Enabled", "badge-success") if model.status else ("Disabled", "badge-secondary")
+    return Markup('<span class="badge {}">{}</span>').format(css, label)
+
+
+def _when(view: Any, value: datetime, name: str) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}"
+
+
+class SubscriberView(SecuredModelView):
+    """Asynchronous Event Subscribers; viewing needs ``view``, every change needs ``save``."""
+
+    permission = "view"
+    list_template = "admin/subscribers/list.html"
+    column_list = [
+        "subscription_id",
+        "event_name",
+        "recipient_url",
+        "status",
+        "subscribed_at",
+        "modified",
+    ]
+    column_labels = {
+        "subscription_id": "ID",
+        "event_name": "Event Name",
+        "recipient_url": "Recipient URL",
+        "subscribed_at": "Subscribed At",
+    }
+    column_default_sort = ("subscription_id", False)
+    column_sortable_list = column_list
+    column_searchable_list = ["event_name", "recipient_url"]
+    column_filters = [
+        FilterLike(S.event_name, "Event Name"),
+        FilterLike(S.recipient_url, "Recipient URL"),
+        FilterEqual(S.status, "Status", options=[("1", "Enabled"), ("0", "Disabled")]),
+        DateBetweenFilter(S.subscribed_at, "Subscribed At"),
+        DateBetweenFilter(S.modified, "Modified"),
+    ]
+    column_formatters = {"status": _status}
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: _when}
+    can_view_details = False
+
+    @property
+    def can_create(self) -> bool:  # type: ignore[override]
+        return self.allowed("save")
+
+    @property
+    def can_edit(self) -> bool:  # type: ignore[override]
+        return self.allowed("save")
+
+    @property
+    def column_display_actions(self) -> bool:  # type: ignore[override]
+        return self.allowed("save")  # the only row action is Edit
+
+    def is_action_allowed(self, name: str) -> bool:
+        return self.allowed("save") and super().is_action_allowed(name)
+
+    def search_placeholder(self) -> str:
+        return "Search by keyword"
+
+    @action("disable", "Disable", "Are you sure you want to disable the selected events?")
+    def action_disable(self, ids: list[str]) -> None:
+        self._set_many(ids, enabled=False)
+
+    @action("enable", "Enable", "Are you sure you want to enable the selected events?")
+    def action_enable(self, ids: list[str]) -> None:
+        self._set_many(ids, enabled=True)
+
+    def _set_many(self, ids: list[str], enabled: bool) -> None:
+        self.require("save")
+        word = "enabled" if enabled else "disabled"
+        changed, already = subscription_edits.set_many([int(i) for i in ids], enabled)
+        if changed:
+            flash(f"A total of {changed} event(s) have been {word}.", "success")
+        if already:
+            flash(f"A total of {already} event(s) are already {word}.", "info")
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self) -> ResponseReturnValue:
+        self.require("save")
+        form = SubscriberForm()
+        if form.validate_on_submit():
+            try:
+                sub, token = subscription_edits.create(**form.values())
+            except SubscriptionError as exc:
+                form.refuse(exc)
+            else:
+                flash(SAVED, "success")
+                return self._token_page(sub, token, created=True)
+        return self._form_page(form, None)
+
+    @expose("/edit/", methods=("GET", "POST"))
+    def edit_view(self) -> ResponseReturnValue:
+        self.require("save")
+        sub = db.session.get(Subscription, request.args.get("id", type=int) or 0)
+        if sub is None:
+            abort(404)
+        form = SubscriberForm(obj=sub)
+        if form.validate_on_submit():
+            try:
+                subscription_edits.edit(sub.subscription_id, **form.values())
+            except SubscriptionError as exc:
+                form.refuse(exc)
+            else:
+                flash(SAVED, "success")
+                return redirect(self.get_url(".index_view"))
+        return self._form_page(form, sub)
+
+    @expose("/rotate/<int:subscription_id>", methods=("POST",))
+    def rotate_view(self, subscription_id: int) -> ResponseReturnValue:
+        """Rotate the verification token (POST with CSRF: the app checks every POST)."""
+        self.require("save")
+        sub = db.session.get(Subscription, subscription_id) or abort(404)
+        token = subscription_edits.rotate_token(subscription_id)
+        flash("A new verification token was generated.", "success")
+        return self._token_page(sub, token, created=False)
+
+    def _form_page(self, form: SubscriberForm, sub: Subscription | None) -> ResponseReturnValue:
+        if form.is_submitted() and form.errors:
+            db.session.rollback()
+            flash(NOT_SAVED, "error")
+        return self.render("admin/subscribers/form.html", form=form, sub=sub)
+
+    def _token_page(self, sub: Subscription, token: str, created: bool) -> ResponseReturnValue:
+        """The one page that ever shows this token; it is not cached (see security.py)."""
+        return self.render("admin/subscribers/token.html", sub=sub, token=token, created=created)

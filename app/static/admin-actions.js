@@ -1,0 +1,21 @@
+/* Dashboard behaviour that the CSP forbids inline: mass actions, filter links, confirmations. */
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var action = event.target.closest("[data-model-action]");
+    if (action && window.modelActions) {
+      event.preventDefault();
+      window.modelActions.execute(action.getAttribute("data-model-action"));
+      return;
+    }
+    if (event.target.closest("a.filter, a[href='#']")) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+    }
+  });
+})();
