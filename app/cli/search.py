@@ -10,15 +10,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.services import search as search_service
-
-CSV_COLUMNS = ("log_id", "uuid", "event_name", "success", "created", "response_data")
-_FORMULA_STARTS = ("=", "+", "-", "@")
-
-
-def safe_cell(value: object) -> str:
-    """The cell as text, with a leading quote if a spreadsheet would run it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+from app.services.export import CSV_COLUMNS, csv_row
 
 
 @click.command("search")
@@ -42,20 +34,13 @@ def search_command(query: str, output: str | None, limit: int | None) -> None:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for hit in rows:
-            writer.writerow([safe_cell(v) for v in _csv_values(hit)])
+            writer.writerow(csv_row(hit))
     else:
         shown = 0
         for hit in rows:
             click.echo(_line(hit))
             shown += 1
         click.echo(f"{shown} log rows", err=True)
-
-
-def _csv_values(hit: search_service.Hit) -> tuple[object, ...]:
-    log = hit.log
-    created = log.created.strftime("%Y-%m-%d %H:%M:%S")
-    success = "true" if log.success else "false"
-    return (log.log_id, log.uuid, hit.event_name, success, created, log.response_data)
 
 
 def _line(hit: search_service.Hit) -> str:

@@ -1,0 +1,103 @@
+"""Logs: the delivery history grid with Lucene search, cursor paging, CSV export and bulk replay."""
+
+from __future__ import annotations
+
+from itertools import chain
+
+from flask import Response, flash, redirect, request, stream_with_context, url_for
+from flask.typing import ResponseReturnValue
+from flask_admin import expose
+
+from app import queues
+from app.admin.paging import page_size, pager
+from app.admin.views.base import SecuredView
+from app.models.types import utcnow
+from app.search.ast import QuerySyntaxError
+from app.services import export, replay, search
+
+MAX_QUERY = 4000  # as the REST API
+# Up to this many chains replay inside the request; more go to the bulk replay job,
+# so an incident-sized replay never dies half-way with the request.
+INLINE_REPLAY_LIMIT = 500
+REPLAY_JOB = "jobs.replay.replay_matching"
+
+
+class LogScreen(SecuredView):
+    """The log screens' own stylesheet and script, beside the dashboard's."""
+
+    @property
+    def extra_css(self) -> list[str]:  # type: ignore[override]
+        return [url_for("static", filename="logs.css")]
+
+    @property
+    def extra_js(self) -> list[str]:  # type: ignore[override]
+        return [url_for("static", filename="logs.js")]
+
+
+class LogsView(LogScreen):
+    """Every delivery attempt, newest first, filtered by a Lucene query in ``q``."""
+
+    permission = "logs_list"
+
+    @expose("/")
+    def index(self) -> ResponseReturnValue:
+        q, size = request.args.get("q", ""), page_size(request.args.get("size"))
+        context = {"q": q, "size": size, "can_replay": self.allowed("logs_replay")}
+        try:
+            _check_length(q)
+            page = search.search(q, size, request.args.get("cursor") or None)
+            total = search.count(q)
+        except QuerySyntaxError as exc:
+            return self.render("admin/logs/grid.html", error=exc, **context)
+        except search.CursorError:
+            flash("That page link is no longer valid: showing the newest attempts.", "warning")
+            return redirect(url_for(".index", q=q, size=size))
+        paging = pager(request.args, size, page.next_cursor)
+        return self.render("admin/logs/grid.html", page=page, total=total, pager=paging, **context)
+
+    @expose("/export.csv")
+    def export_csv(self) -> ResponseReturnValue:
+        q = request.args.get("q", "")
+        try:
+            _check_length(q)
+            lines = export.csv_lines(q)
+        except QuerySyntaxError as exc:
+            flash(f"Nothing exported: the query is not valid. {exc}", "error")
+            return redirect(url_for(".index", q=q))
+        name = f"async-event-logs-{utcnow():%Y%m%d-%H%M%S}.csv"
+        body = stream_with_context(chain(["\ufeff"], lines))  # BOM: Excel then reads UTF-8
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        headers["Cache-Control"] = "no-store"
+        return Response(body, mimetype="text/csv", headers=headers)
+
+    @expose("/replay", methods=("GET", "POST"))
+    def replay_matching(self) -> ResponseReturnValue:
+        self.require("logs_replay")
+        q = request.values.get("q", "")
+        if not q.strip():
+            flash("Search first: Replay all matching replays the chains of a search.", "warning")
+            return redirect(url_for(".index"))
+        try:
+            _check_length(q)
+            if request.method == "POST":  # the count shown on the confirmation, not recounted
+                flash(*_replay(q, request.form.get("count", type=int) or 0))
+                return redirect(url_for(".index", q=q))
+            count = replay.count_matching(q)
+        except QuerySyntaxError as exc:
+            flash(f"Nothing replayed: the query is not valid. {exc}", "error")
+            return redirect(url_for(".index", q=q))
+        return self.render("admin/logs/replay_confirm.html", q=q, count=count)
+
+
+def _replay(q: str, count: int) -> tuple[str, str]:
+    """Replay the chains of ``q`` (in the background when there are many): message, category."""
+    if count <= INLINE_REPLAY_LIMIT:
+        return f"{replay.replay_matching(q)} chain(s) queued for replay.", "success"
+    if queues.enqueue_job(REPLAY_JOB, q):
+        return f"{count} chain(s) are being queued for replay in the background.", "success"
+    return "Nothing replayed: the job queue (Redis) is unreachable. Try again shortly.", "error"
+
+
+def _check_length(q: str) -> None:
+    if len(q) > MAX_QUERY:
+        raise QuerySyntaxError(f"The query is too long: at most {MAX_QUERY} characters")
