@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import ApiToken, User
+from app.models.types import utcnow
 
 # The original's ACL tree (seed spec §9), plus publish; "manage" grants all.
 PERMISSIONS = ("manage", "view", "save", "logs_list", "logs_trace", "logs_replay", "publish")
@@ -95,3 +96,57 @@ def find_token(token: str) -> ApiToken | None:
         select(ApiToken).where(ApiToken.token_hash == hash_token(token))
     ).first()
     return row if row is not None and row.active else None
+
+
+def list_tokens() -> list[ApiToken]:
+    """Every bearer token, newest first (only hashes are stored, never the tokens)."""
+    return list(db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc())))
+
+
+def revoke_token(token_id: int) -> ApiToken | None:
+    """Deactivate a token for good; None if there is no such token."""
+    row = db.session.get(ApiToken, token_id)
+    if row is not None:
+        row.active = False
+        db.session.commit()
+    return row
+
+
+def list_users() -> list[User]:
+    """Every dashboard user, by name."""
+    return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+def add_user(username: str, password: str, role: str) -> User:
+    """Create a new user; refuse a name that is taken (``create_user`` would reset it)."""
+    if find_user(username) is not None:
+        raise AccessError(f"a user named {username!r} already exists")
+    return create_user(username, password, role)
+
+
+def update_user(user_id: int, active: bool | None = None, password: str | None = None) -> User:
+    """Activate, deactivate or set a new password; a new password ends the user's sessions."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise AccessError(f"user {user_id} does not exist")
+    if active is not None:
+        user.active = active
+    if password is not None:
+        if not password:
+            raise AccessError("password must not be empty")
+        user.password_hash = generate_password_hash(password)
+    db.session.commit()
+    return user
+
+
+def get_user(user_id: int) -> User | None:
+    """The user with this id, or None."""
+    return db.session.get(User, user_id)
+
+
+def mark_used(row: ApiToken, every_seconds: int = 60) -> None:
+    """Record that a token was just used; at most one write per ``every_seconds`` per token."""
+    now = utcnow()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() >= every_seconds:
+        row.last_used_at = now
+        db.session.commit()

@@ -18,4 +18,14 @@
       event.preventDefault();
     }
   });
+  // A field shown only while a checkbox is ticked (or while it shows an error).
+  function toggleDependents() {
+    document.querySelectorAll("[data-shown-if]").forEach(function (block) {
+      var box = document.getElementById(block.getAttribute("data-shown-if"));
+      var show = !box || box.checked || block.querySelector(".is-invalid") !== null;
+      block.classList.toggle("d-none", !show);
+    });
+  }
+  document.addEventListener("change", toggleDependents);
+  document.addEventListener("DOMContentLoaded", toggleDependents);
 })();

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from app.events import get_registry
@@ -34,7 +34,7 @@ class SubscriberForm(FlaskForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.event_name.choices = sorted(get_registry().names())
-        self.sink.choices = [(name, SINK_LABELS.get(name, name)) for name in sink_names()]
+        self.sink.choices = [SelectChoice(n, SINK_LABELS.get(n, n)) for n in sink_names()]
 
     def values(self) -> dict[str, object]:
         """The fields as the subscription services take them."""

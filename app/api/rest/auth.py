@@ -32,6 +32,7 @@ def require(permission: str | None) -> None:
         raise ApiError(401, DENIED, {"resources": permission})
     if not access.allows(set(row.permissions.split()), permission):
         raise ApiError(403, DENIED, {"resources": permission})
+    access.mark_used(row)
     g.api_token = row
 
 
