@@ -59,4 +59,4 @@ def _newest_states(uuids: set[str]) -> dict[str, str]:
     query = (
         select(Delivery.uuid, Delivery.state).where(Delivery.uuid.in_(uuids)).order_by(Delivery.id)
     )
-    return dict(db.session.execute(query).tuples().all())  # later chains overwrite earlier
+    return {uuid: state for uuid, state in db.session.execute(query)}  # later ones win

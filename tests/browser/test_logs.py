@@ -109,3 +109,29 @@ def test_csv_export_is_exactly_the_search(login, in_app, tmp_path, shot) -> None
     assert "'=cmd|calc" in [row[5] for row in rows[1:]]
     assert "=cmd|calc" not in [row[5] for row in rows[1:]]
     shot(page, "after-export")
+
+
+def test_replay_all_matching_confirms_the_count(login, in_app, receiver, worker, shot) -> None:
+    url = receiver.route("/hook")
+    in_app(lambda: subscriptions.create("example.event", url, "tok"))
+    for order in range(3):
+        in_app(lambda order=order: publishing.publish("example.event", {"order": order}))
+    worker.start()
+    receiver.wait_for(3, "/hook", timeout=20)
+    page = login("operator")
+    page.goto("/admin/logs/")
+    search_for(page, "event_name:example.event")
+    page.get_by_role("link", name="Replay all matching…").click()
+    assert page.get_by_test_id("replay-count").inner_text() == "Replay 3 chain(s)?"
+    shot(page, "confirm")
+    page.get_by_role("button", name="Replay 3 chain(s)").click()
+    page.get_by_text("3 chain(s) queued for replay.").wait_for()
+    shot(page, "queued")
+    receiver.wait_for(6, "/hook", timeout=20)
+
+
+def test_a_viewer_cannot_replay_all_matching(login, page) -> None:
+    login("viewer")
+    page.goto("/admin/logs/?q=success:true")
+    assert page.get_by_role("link", name="Replay all matching…").count() == 0
+    assert page.request.get("/admin/logs/replay?q=success:true").status == 403
