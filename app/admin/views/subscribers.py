@@ -102,6 +102,12 @@ class SubscriberView(SecuredModelView):
         if already:
             flash(f"A total of {already} event(s) are already {word}.", "info")
 
+    @expose("/action/", methods=("POST",))
+    def action_view(self) -> ResponseReturnValue:
+        """Mass actions are refused outright without ``save``, not bounced with a flash."""
+        self.require("save")
+        return super().action_view()
+
     @expose("/new/", methods=("GET", "POST"))
     def create_view(self) -> ResponseReturnValue:
         self.require("save")
