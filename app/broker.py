@@ -55,7 +55,9 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
     with broker.lock:
         if broker.client is None:
             if broker.url:
-                broker.client = redis.Redis.from_url(broker.url)
+                # Without a connect timeout, an unreachable host (packets dropped, not
+                # refused) would hang a dashboard page or a publish for minutes.
+                broker.client = redis.Redis.from_url(broker.url, socket_connect_timeout=5)
             else:
                 embedded_redis.ensure_started(broker.directory)
                 socket = embedded_redis.socket_path(broker.directory)
