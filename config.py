@@ -66,6 +66,8 @@ class Config:
     DELIVERY_RETRY_AFTER_MAX: int = _env_int("DELIVERY_RETRY_AFTER_MAX", 3600)
     # Deliveries in flight at once inside one worker process (fan-out threads).
     DELIVERY_CONCURRENCY: int = _env_int("DELIVERY_CONCURRENCY", 32)
+    # At most this many of them to one subscription, so a stalled endpoint holds only these.
+    DELIVERY_ENDPOINT_CONCURRENCY: int = _env_int("DELIVERY_ENDPOINT_CONCURRENCY", 8)
     # How long a worker owns a delivery it started; after that the sweep hands it to another.
     # Must exceed DELIVERY_TOTAL_TIMEOUT.
     DELIVERY_LEASE_SECONDS: int = _env_int("DELIVERY_LEASE_SECONDS", 60)

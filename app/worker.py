@@ -12,6 +12,8 @@ from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
 from rq.scheduler import RQScheduler
 
+from app.services import dispatcher
+
 # RQ's scheduler polls once a second; retries are due on whole seconds (see
 # app.queues), so polling 5 times a second keeps a 1 s backoff close to 1 s.
 SCHEDULER_POLL = 0.2
@@ -36,14 +38,29 @@ class FineScheduler(RQScheduler):
 class AppWorker(SimpleWorker):
     """A non-forking worker that gives every job a fresh app context.
 
-    Not forking keeps the HTTP connection pool and the sink threads alive between
-    jobs, which is where delivery throughput comes from; the app context per job
-    gives each its own database session.
+    Not forking keeps the HTTP connection pool, the sink threads and the dispatcher
+    alive between jobs, which is where delivery throughput comes from; the app
+    context per job gives each its own database session.
     """
 
     def __init__(self, queues: Sequence[Queue], app: Flask, **kwargs: Any) -> None:
         super().__init__(queues, **kwargs)
         self.app = app
+
+    def work(self, burst: bool = False, **kwargs: Any) -> bool:
+        """RQ's work loop; outside burst mode, jobs hand their sends to a dispatcher.
+
+        A burst worker (tests, ``--burst``) sends and records inside each job instead,
+        so that everything is recorded when it returns. A stopping worker finishes the
+        sends under way and records them before it exits.
+        """
+        if burst:
+            return super().work(burst=True, **kwargs)
+        dispatcher.enable(self.app)
+        try:
+            return super().work(burst=False, **kwargs)
+        finally:
+            dispatcher.close(self.app)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run ``job`` inside the app context."""

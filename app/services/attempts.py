@@ -58,17 +58,20 @@ def lease(delivery_id: int, attempts: int) -> bool:
 
 
 def prepare(chains: Iterable[Delivery]) -> list[Attempt]:
-    """Build the attempts of leased chains; a chain whose subscription is disabled ends quietly."""
+    """Build the attempts of leased chains; a chain whose subscription is disabled ends quietly.
+
+    The chains may be transient (fan-out builds them from its insert): only their
+    columns are read, and cancellations are written with UPDATE statements.
+    """
+    chains = list(chains)
     legacy = settings.get("legacy_payload")
+    subs = _subscriptions({chain.subscription_id for chain in chains})
     ready: list[Attempt] = []
+    cancelled: list[int] = []
     for chain in chains:
-        sub = db.session.get(Subscription, chain.subscription_id)
+        sub = subs.get(chain.subscription_id)
         if sub is None or not sub.status:
-            chain.state, chain.locked_until, chain.next_attempt_at = (
-                ChainState.CANCELLED,
-                None,
-                None,
-            )
+            cancelled.append(chain.id)
             continue
         envelope = Envelope(
             chain.uuid, str(chain.store_id), chain.event_name, json.loads(chain.payload)
@@ -81,8 +84,20 @@ def prepare(chains: Iterable[Delivery]) -> list[Attempt]:
         ready.append(
             Attempt(chain.id, chain.attempts, sub.subscription_id, sub.sink, sink, request, missing)
         )
+    if cancelled:
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(cancelled))
+            .values(state=ChainState.CANCELLED, locked_until=None, next_attempt_at=None)
+        )
     db.session.commit()
     return ready
+
+
+def _subscriptions(ids: set[int]) -> dict[int, Subscription]:
+    """The subscriptions of a batch of chains, from the session's identity map if there."""
+    found = {i: db.session.get(Subscription, i) for i in ids}  # fan-out loaded them already
+    return {i: sub for i, sub in found.items() if sub is not None}
 
 
 def send(attempt: Attempt) -> Attempt:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from app.events import ResolveError, get_registry
 from app.extensions import db
 from app.models import ChainState, Delivery, Publication, PublicationState, Subscription
 from app.models.types import utcnow
+from app.services import bulk
 
 log = logging.getLogger(__name__)
 
@@ -32,58 +33,87 @@ def matching_subscriptions(event_name: str, store_id: int) -> list[Subscription]
     return list(db.session.scalars(query.order_by(Subscription.subscription_id)))
 
 
-def fan_out(publication_id: int) -> list[int]:
-    """Open the chains of a pending publication; return their ids, leased to the caller.
+def fan_out(publication_id: int) -> list[Delivery]:
+    """Open the chains of one pending publication; see ``fan_out_many``."""
+    return fan_out_many([publication_id])
 
-    The payload is resolved before any write, then the claim of the publication and
-    the insert of its chains commit together, so a crash at any point leaves the
-    publication pending for the sweep, and a duplicate trigger job finds it taken.
+
+def fan_out_many(publication_ids: list[int]) -> list[Delivery]:
+    """Open the chains of pending publications; return them, leased to the caller.
+
+    Payloads are resolved before any write, then the claims of the publications and
+    the insert of all their chains commit together, so a crash at any point leaves
+    them pending for the sweep, and a duplicate job finds them taken.
     """
-    publication = db.session.get(Publication, publication_id)
+    publications = db.session.scalars(
+        select(Publication)
+        .where(Publication.id.in_(publication_ids))
+        .where(Publication.state == PublicationState.PENDING)
+        .order_by(Publication.id)
+    ).all()
     db.session.commit()  # resolvers may be slow: hold no lock while they run
-    if publication is None or publication.state != PublicationState.PENDING:
-        return []
-    try:
-        payload = get_registry().resolve(publication.event_name, json.loads(publication.arguments))
-    except ResolveError as exc:
-        _fail(publication_id, str(exc))
-        return []
-    return _open_chains(publication, json.dumps(payload, separators=(",", ":")))
+    resolved: list[tuple[Publication, str]] = []
+    for publication in publications:
+        try:
+            arguments = json.loads(publication.arguments)
+            payload = get_registry().resolve(publication.event_name, arguments)
+        except ResolveError as exc:
+            _fail(publication.id, str(exc))
+            continue
+        resolved.append((publication, json.dumps(payload, separators=(",", ":"))))
+    return _open_chains(resolved) if resolved else []
 
 
-def _open_chains(publication: Publication, payload: str) -> list[int]:
-    """Claim the publication and insert its chains in one transaction."""
+def _open_chains(resolved: list[tuple[Publication, str]]) -> list[Delivery]:
+    """Claim the publications and insert their chains in one transaction."""
     now = utcnow()
-    subscriptions = matching_subscriptions(publication.event_name, publication.store_id)
-    claimed = db.session.execute(
-        update(Publication)
-        .where(Publication.id == publication.id, Publication.state == PublicationState.PENDING)
-        .values(
-            state=PublicationState.DISPATCHED, dispatched_at=now, chain_count=len(subscriptions)
-        )
-    )
-    if claimed.rowcount != 1:
-        db.session.rollback()
-        return []
     lease = now + timedelta(seconds=current_app.config["DELIVERY_LEASE_SECONDS"])
-    chains = [
-        Delivery(
-            uuid=str(uuid.uuid4()),
-            subscription_id=s.subscription_id,
-            event_name=publication.event_name,
-            store_id=publication.store_id,
-            payload=payload,
-            state=ChainState.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            locked_until=lease,
-            publication_id=publication.id,
-        )
-        for s in subscriptions
+    audiences: dict[tuple[str, int], list[Subscription]] = {}
+    for publication, _ in resolved:
+        key = (publication.event_name, publication.store_id)
+        if key not in audiences:
+            audiences[key] = matching_subscriptions(*key)
+    counts = {p.id: len(audiences[(p.event_name, p.store_id)]) for p, _ in resolved}
+    claimed = _claim(counts, now)
+    rows: list[dict[str, object]] = [
+        {
+            "uuid": str(uuid.uuid4()),
+            "subscription_id": s.subscription_id,
+            "event_name": publication.event_name,
+            "store_id": publication.store_id,
+            "payload": payload,
+            "state": ChainState.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "locked_until": lease,
+            "is_replay": False,
+            "publication_id": publication.id,
+            "created": now,
+            "updated": now,
+        }
+        for publication, payload in resolved
+        if publication.id in claimed
+        for s in audiences[(publication.event_name, publication.store_id)]
     ]
-    db.session.add_all(chains)
+    bulk.insert_with_ids(db.session, Delivery.__table__, rows)
     db.session.commit()
-    return [c.id for c in chains]
+    return [Delivery(**row) for row in rows]
+
+
+def _claim(chain_counts: dict[int, int], now: datetime) -> set[int]:
+    """Mark pending publications dispatched in one statement; return those this job got."""
+    table = Publication.__table__
+    claimed = db.session.execute(
+        update(table)
+        .where(table.c.id.in_(chain_counts), table.c.state == PublicationState.PENDING)
+        .values(
+            state=PublicationState.DISPATCHED,
+            dispatched_at=now,
+            chain_count=case(chain_counts, value=table.c.id, else_=0),
+        )
+        .returning(table.c.id)
+    )
+    return set(claimed.scalars())
 
 
 def _fail(publication_id: int, error: str) -> None:

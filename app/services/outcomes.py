@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -12,10 +13,10 @@ from sqlalchemy import update
 
 from app import queues
 from app.extensions import db
-from app.models import ChainState, DeadLetter, Delivery, DeliveryLog, Subscription
+from app.models import ChainState, DeadLetter, Delivery, Subscription
 from app.models.types import utcnow
 from app.search import indexing
-from app.services import settings
+from app.services import logrows, settings
 from app.services.backoff import retry_delay
 
 if TYPE_CHECKING:
@@ -27,20 +28,27 @@ log = logging.getLogger(__name__)
 def record(attempts: list[Attempt]) -> None:
     """Store a batch of finished attempts in one transaction, then queue their retries.
 
+    Log rows go in as one multi-row INSERT, their search index rows with them, and
+    the chains delivered at the same attempt number are advanced by one UPDATE;
+    failures take the row-by-row path that schedules retries and dead letters.
     Maximum Deaths and the backoff cap are read from the database here, at each
     decision, so an operator's change applies to the very next failure.
     """
     max_deaths = settings.get("max_deaths")
     max_backoff = settings.get("max_backoff")
+    rows = logrows.insert(attempts)
     retries: list[tuple[int, int, datetime]] = []
-    rows = []
+    delivered: dict[int, list[int]] = defaultdict(list)  # attempts before -> chain ids
     for attempt in attempts:
-        rows.append(_log_row(attempt))
-        db.session.add(rows[-1])
+        assert attempt.outcome is not None
+        if attempt.outcome.success:
+            delivered[attempt.attempts_before].append(attempt.delivery_id)
+            continue
         due = _advance(attempt, max_deaths, max_backoff)
         if due is not None:
             retries.append((attempt.delivery_id, attempt.attempts_before + 1, due))
-    db.session.flush()  # the rows get their log_ids, which their index rows carry
+    for before, chain_ids in delivered.items():
+        _deliver(before, chain_ids)
     indexing.index_logs(rows)  # same transaction: searchable exactly when committed
     db.session.commit()
     timeout = current_app.config["DELIVERY_JOB_TIMEOUT"]
@@ -48,22 +56,31 @@ def record(attempts: list[Attempt]) -> None:
         queues.enqueue_attempt(delivery_id, attempts_done, due, timeout)
 
 
-def _log_row(attempt: Attempt) -> DeliveryLog:
-    outcome = attempt.outcome
-    assert outcome is not None and attempt.started is not None
-    return DeliveryLog(
-        uuid=attempt.request.event.id,
-        subscription_id=attempt.subscription_id,
-        success=outcome.success,
-        response_data=outcome.response,
-        created=attempt.started,
-        serialized_data=json.dumps(attempt.request.event.to_dict(), ensure_ascii=False),
-        attempt=attempt.attempts_before + 1,
-        status_code=outcome.status_code,
-        duration_ms=outcome.duration_ms,
-        retryable=outcome.retryable and not outcome.success,
-        delivery_id=attempt.delivery_id,
+def release(attempts: list[Attempt]) -> None:
+    """Give unsent attempts back: their leases end, and the sweep queues them again."""
+    for attempt in attempts:
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id == attempt.delivery_id, Delivery.attempts == attempt.attempts_before)
+            .values(locked_until=None)
+        )
+    db.session.commit()
+
+
+def _deliver(attempts_before: int, chain_ids: list[int]) -> None:
+    """Mark chains delivered, guarded by their attempt count, in one statement."""
+    moved = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(chain_ids), Delivery.attempts == attempts_before)
+        .values(
+            state=ChainState.DELIVERED,
+            attempts=attempts_before + 1,
+            locked_until=None,
+            next_attempt_at=None,
+        )
     )
+    if moved.rowcount != len(chain_ids):
+        log.warning("%s chains had already advanced", len(chain_ids) - moved.rowcount)
 
 
 def _advance(attempt: Attempt, max_deaths: int, max_backoff: int) -> datetime | None:

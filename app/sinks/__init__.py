@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 
 from app.sinks import eventbridge, sqs
-from app.sinks.addresses import guarded_adapter, networks
+from app.sinks.addresses import guarded_manager, networks
 from app.sinks.aws import AwsClient
 from app.sinks.base import DeliveryRequest, Envelope, Outcome, Sink
 from app.sinks.http import HttpSink
@@ -47,7 +47,7 @@ def _http_sink(config: Mapping[str, Any]) -> HttpSink:
         max_response_bytes=config.get("DELIVERY_MAX_RESPONSE_BYTES", 65536),
         # One pooled connection per fan-out thread, so none is opened and thrown away.
         pool_maxsize=max(64, config.get("DELIVERY_CONCURRENCY", 0)),
-        adapter_factory=guarded_adapter(networks(config.get("DELIVERY_ALLOWED_NETWORKS") or [])),
+        pool_factory=guarded_manager(networks(config.get("DELIVERY_ALLOWED_NETWORKS") or [])),
     )
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -88,8 +86,8 @@ class _Guard:
         return sock
 
 
-def guarded_adapter(allowed: Sequence[Network]) -> Any:
-    """An adapter factory for HttpSink whose every connection passes the address check."""
+def guarded_manager(allowed: Sequence[Network]) -> Callable[[int], urllib3.PoolManager]:
+    """A pool factory for HttpSink whose every connection passes the address check."""
     allowed = tuple(allowed)
 
     class GuardedHTTP(_Guard, HTTPConnection):
@@ -99,20 +97,14 @@ def guarded_adapter(allowed: Sequence[Network]) -> Any:
         pass
 
     GuardedHTTP.allowed = GuardedHTTPS.allowed = allowed
+    pools = {
+        "http": type("GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": GuardedHTTP}),
+        "https": type("GuardedTLSPool", (HTTPSConnectionPool,), {"ConnectionCls": GuardedHTTPS}),
+    }
 
-    class GuardedAdapter(HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = {
-                "http": type("GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": GuardedHTTP}),
-                "https": type(
-                    "GuardedTLSPool", (HTTPSConnectionPool,), {"ConnectionCls": GuardedHTTPS}
-                ),
-            }
-
-    def factory(pool_maxsize: int) -> HTTPAdapter:
-        return GuardedAdapter(
-            pool_connections=pool_maxsize, pool_maxsize=pool_maxsize, max_retries=0
-        )
+    def factory(pool_maxsize: int) -> urllib3.PoolManager:
+        manager = urllib3.PoolManager(num_pools=pool_maxsize, maxsize=pool_maxsize, retries=False)
+        manager.pool_classes_by_scheme = pools
+        return manager
 
     return factory

@@ -12,19 +12,17 @@ import ssl
 import time
 from dataclasses import replace
 
-import requests
 import urllib3
-from requests.exceptions import InvalidSchema, InvalidURL, MissingSchema, TooManyRedirects
-from urllib3.exceptions import LocationValueError
+from urllib3.exceptions import ConnectTimeoutError, LocationValueError, URLSchemeUnknown
 
 from app.sinks.addresses import ForbiddenAddress
 from app.sinks.base import DeliveryRequest, Outcome
 from app.sinks.signing import body_bytes, sign_headers
-from app.sinks.transport import AdapterFactory, Transport, pooled_adapter
+from app.sinks.transport import PoolFactory, TooManyRedirects, Transport, pooled_manager
 
-__all__ = ["AdapterFactory", "HttpSink", "pooled_adapter"]
+__all__ = ["HttpSink", "PoolFactory", "pooled_manager"]
 
-_BAD_URL = (MissingSchema, InvalidURL, InvalidSchema, LocationValueError, TooManyRedirects)
+_BAD_URL = (LocationValueError, URLSchemeUnknown, TooManyRedirects)
 _NETWORK_ERRORS = (
     (ConnectionRefusedError, "connection refused"),
     (ConnectionResetError, "connection reset"),
@@ -32,10 +30,15 @@ _NETWORK_ERRORS = (
     (ssl.SSLError, "TLS error"),  # certificate failures included
 )
 _RETRYABLE_STATUSES = frozenset({408, 429})
+_NETWORK = (
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.SSLError,
+)
 
 
 class HttpSink:
-    """Delivers over HTTP with one pooled, thread-safe session shared by every caller."""
+    """Delivers over HTTP with one pooled, thread-safe client shared by every caller."""
 
     name = "http"
 
@@ -47,7 +50,7 @@ class HttpSink:
         max_response_bytes: int = 65536,
         pool_maxsize: int = 64,
         *,
-        adapter_factory: AdapterFactory = pooled_adapter,
+        pool_factory: PoolFactory = pooled_manager,
     ) -> None:
         if connect_timeout <= 0:
             raise ValueError(f"connect_timeout must be positive, got {connect_timeout!r}")
@@ -62,7 +65,7 @@ class HttpSink:
         self.connect_timeout, self.total_timeout = connect_timeout, total_timeout
         self.max_response_bytes = max_response_bytes
         self._transport = Transport(
-            adapter_factory(pool_maxsize),
+            pool_factory(pool_maxsize),
             max_redirects,
             connect_timeout,
             total_timeout,
@@ -79,7 +82,7 @@ class HttpSink:
             return Outcome(False, False, f"cannot serialise or sign the event: {exc}")
         try:
             outcome = self._post(request.recipient, body, headers, started + self.total_timeout)
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        except urllib3.exceptions.HTTPError as exc:
             outcome = self._failure(exc)
         return replace(outcome, duration_ms=round((time.monotonic() - started) * 1000))
 
@@ -89,14 +92,14 @@ class HttpSink:
 
     def _post(self, url: str, body: bytes, headers: dict[str, str], deadline: float) -> Outcome:
         """Send through the transport and judge the final response."""
-        response, raw = self._transport.post(url, body, headers, deadline)
-        text = raw.decode("utf-8", errors="replace") or response.reason or ""
-        status = response.status_code
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        if response.request.method != "POST":
-            # A 301/302/303 made requests re-send as a bodiless GET: the event never arrived.
-            hops = ", ".join(str(r.status_code) for r in response.history)
-            text = f"redirect ({hops}) re-sent the event as a bodiless GET; use 307/308"
+        answer = self._transport.post(url, body, headers, deadline)
+        text = answer.body.decode("utf-8", errors="replace") or answer.reason
+        status = answer.status
+        retry_after = _retry_after(answer.headers.get("Retry-After"))
+        if answer.drops_body:
+            # Following a 301/302/303 would re-send the event as a bodiless GET: not a delivery.
+            hops = ", ".join(str(s) for s in [*answer.history, status])
+            text = f"redirect ({hops}) would re-send the event as a bodiless GET; use 307/308"
             return Outcome(False, False, text, status, retry_after)
         if 200 <= status < 300:
             return Outcome(True, False, text, status, retry_after)
@@ -105,9 +108,11 @@ class HttpSink:
 
     def _failure(self, exc: Exception) -> Outcome:
         """Turn a transport error into an Outcome: network trouble retries, bad URLs don't."""
-        if isinstance(exc, requests.ConnectTimeout):
+        # urllib3 makes NewConnectionError a ConnectTimeoutError, for old callers' sake.
+        timeout = not isinstance(exc, urllib3.exceptions.NewConnectionError)
+        if timeout and isinstance(exc, ConnectTimeoutError):
             return Outcome(False, True, f"connect timed out after {self.connect_timeout} s")
-        if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
+        if timeout and isinstance(exc, urllib3.exceptions.TimeoutError):
             return Outcome(False, True, f"timed out after {self.total_timeout} s")
         text = f"{type(exc).__name__}: {exc}"[: self.max_response_bytes]
         if isinstance(exc, _BAD_URL):
@@ -115,7 +120,7 @@ class HttpSink:
         refused = _forbidden_cause(exc)
         if refused is not None:  # the SSRF guard: retrying cannot help
             return Outcome(False, False, str(refused).split(": ", 1)[-1])
-        if isinstance(exc, requests.ConnectionError | urllib3.exceptions.ProtocolError):
+        if isinstance(exc, _NETWORK):
             text = _describe_network_error(exc)[: self.max_response_bytes]
         return Outcome(False, True, text)
 
@@ -128,7 +133,7 @@ def _retry_after(value: str | None) -> int | None:
 
 
 def _forbidden_cause(exc: BaseException) -> ForbiddenAddress | None:
-    """The SSRF guard's refusal inside a requests error, if that is what it was."""
+    """The SSRF guard's refusal inside a transport error, if that is what it was."""
     seen: BaseException | None = exc
     for _ in range(10):
         if seen is None or isinstance(seen, ForbiddenAddress):
@@ -143,7 +148,7 @@ def _forbidden_cause(exc: BaseException) -> ForbiddenAddress | None:
 def _describe_network_error(exc: BaseException) -> str:
     """Name what went wrong (refused, DNS, TLS...) from the innermost cause."""
     root = exc
-    for _ in range(10):  # requests -> MaxRetryError -> NewConnectionError -> OSError
+    for _ in range(10):  # NewConnectionError -> OSError, SSLError -> ssl.SSLError, ...
         nested = getattr(root, "reason", None) or root.__cause__
         if nested is None and root.args and isinstance(root.args[0], BaseException):
             nested = root.args[0]

@@ -73,7 +73,7 @@ def register(api: RestApi) -> None:
         except IntegrityError:  # the same key raced in from another request
             db.session.rollback()
             return _accepted(_earlier(key)), 202  # type: ignore[arg-type]
-        queues.enqueue_trigger(publication.id, current_app.config["DELIVERY_JOB_TIMEOUT"])
+        queues.enqueue_publications([publication.id], current_app.config["DELIVERY_JOB_TIMEOUT"])
         return _accepted(publication), 202
 
 

