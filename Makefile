@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint format install clean-instance
+.PHONY: run test lint format install clean-instance bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## bench: delivery throughput against the naive RQ baseline (bench/delivery.py; BENCH_ARGS=--stall)
+bench: install
+	$(BIN)/python bench/delivery.py $(BENCH_ARGS)
 
 clean-instance:
 	rm -rf instance

@@ -53,13 +53,15 @@ def main() -> None:
 
 def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]:
     """Phases 1 and 2: publish rates, backlog throughput, latency at half the rate."""
-    workers = bench.start_workers(suspended=True)
+    workers = bench.fleet.start_workers(suspended=True)
     half = args.publishes // 2
     with bench.app.app_context():
         rate = scenarios.publish_inprocess(bench.events, half)
         batched = scenarios.publish_batched(bench.events, args.publishes - half, half)
-    rest = scenarios.publish_rest(bench.web_url(), bench.token, bench.events, bench.rest_count)
-    bench.resume()
+    rest = scenarios.publish_rest(
+        bench.fleet.web_url(), bench.token, bench.events, bench.rest_count
+    )
+    bench.fleet.resume()
     if args.profile:
         harness.profile(workers, Path(args.profile), seconds=8)
     ours, got = scenarios.drain_rate(bench.receiver, "d", bench.deliveries)
@@ -81,52 +83,59 @@ def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]
         f"half rate ({per_s * bench.fanout:.0f} deliveries/s): p50 {got['p50_ms']:.0f} ms, "
         f"p99 {got['p99_ms']:.0f} ms over {got['count']} deliveries"
     )
-    bench.stop_workers(workers)
+    bench.fleet.stop_workers(workers)
     return ours, got["p99_ms"]
 
 
 def _stall(bench: fixture.Bench) -> None:
-    """One endpoint answering after 10 s among 10 healthy ones: the healthy rate's drop."""
-    rates = []
-    for staller in (False, True):
+    """One endpoint answering after 10 s among 10 healthy ones: the healthy rate's drop.
+
+    Two rounds of (without, with), fresh workers each time, averaged: one round is noisy.
+    """
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for staller in (False, True, False, True):
         bench.receiver.reset()
         bench.set_staller(staller)
-        workers = bench.start_workers(suspended=True)
+        workers = bench.fleet.start_workers(suspended=True)
         with bench.app.app_context():
             for n in range(bench.stall_publishes):
                 bench.publish_stall(n)
-        bench.resume()
+        bench.fleet.resume()
         rate, _ = scenarios.drain_rate(bench.receiver, "h", bench.stall_publishes * 10)
-        rates.append(rate)
-        bench.stop_workers(workers)
-    drop = 1 - rates[1] / rates[0]
-    print(f"stall: healthy {rates[0]:.0f}/s alone, {rates[1]:.0f}/s beside it: drop {drop:.1%}")
+        rates[staller].append(rate)
+        bench.fleet.stop_workers(workers)
+    alone, beside = (sum(r) / len(r) for r in (rates[False], rates[True]))
+    rounds = {k: [round(r) for r in v] for k, v in rates.items()}
+    print(
+        f"stall: healthy {alone:.0f}/s alone {rounds[False]}, {beside:.0f}/s beside a 10 s "
+        f"endpoint {rounds[True]}: drop {1 - beside / alone:.1%}"
+    )
 
 
 def _soak(bench: fixture.Bench) -> None:
     """1,000,000 deliveries with the worker RSS sampled every 5 s."""
     bench.receiver.reset()
-    workers = bench.start_workers(suspended=False, interval=5.0)
+    workers = bench.fleet.start_workers(suspended=False, interval=5.0)
     result = scenarios.soak(
-        bench.app, bench.receiver, bench.events, bench.fanout, 1_000_000, bench.sampler
+        bench.app, bench.receiver, bench.events, bench.fanout, 1_000_000, bench.fleet.sampler
     )
-    peaks, flat = scenarios.rss_trend(bench.sampler.series)
+    peaks, flat = scenarios.rss_trend(bench.fleet.sampler.series)
     print(f"soak: {result}; worker RSS MB by tenth {peaks}: {'flat' if flat else 'GROWING'}")
-    bench.stop_workers(workers)
+    bench.fleet.stop_workers(workers)
 
 
 def _baseline(bench: fixture.Bench) -> float:
     """Phase 4: the naive design with the same counts and receiver."""
     bench.receiver.reset()
-    workers = bench.start_baseline()
+    workers = bench.fleet.start_baseline()
     started = time.perf_counter()
     bench.publish_baseline(bench.deliveries // bench.fanout)
     rate = bench.deliveries / (time.perf_counter() - started)
-    bench.resume()
+    bench.fleet.resume()
     base, got = scenarios.drain_rate(bench.receiver, "d", bench.deliveries)
     print(f"baseline: naive publish {rate:.0f} deliveries/s enqueued; {got['count']} deliveries")
     print(f"baseline: {base:.1f}/s, p99 {got['p99_ms']:.0f} ms, bad sig {got['bad']}")
-    bench.stop_workers(workers)
+    bench.fleet.stop_workers(workers)
     return base
 
 
@@ -134,7 +143,7 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=100)
     parser.add_argument("--events", type=int, default=10)
-    parser.add_argument("--publishes", type=int, default=1000)
+    parser.add_argument("--publishes", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="")

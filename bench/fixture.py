@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
-import requests
 
 from bench import harness
+from bench.fleet import Fleet
 
 EVENTS_XML = '<async_event name="{}"><service class="app.events.Passthrough" method="resolve"/>'
 
@@ -40,9 +37,8 @@ class Bench:
 
         self.app = create_app()
         self.procs = harness.Procs(folder)
-        self.sampler: harness.RssSampler | None = None
-        self._web: str | None = None
         self._reset_storage()
+        self.fleet = Fleet(self.app, self.redis, self.procs, args.workers)
         self.receiver = harness.ReceiverClient(self.procs)
         self._subscribe()
 
@@ -77,9 +73,7 @@ class Bench:
 
     def machine(self) -> str:
         """The machine and storage this run measures."""
-        model = next(
-            (line.split(":", 1)[1].strip() for line in _lscpu() if "Model name" in line), "?"
-        )
+        model = harness.cpu_model()
         memory = psutil.virtual_memory().total / 2**30
         database = self.app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
         redis = self.args.redis_url.split("://")[0] if self.args.redis_url else "embedded"
@@ -89,61 +83,6 @@ class Bench:
             f"{self.args.subscriptions} subscriptions over {len(self.events)} events "
             f"(fan-out {self.fanout}), {self.args.workers} workers"
         )
-
-    def start_workers(self, suspended: bool, interval: float = 0.5) -> list:
-        """Start W app workers (the Procfile's command); suspended ones wait for ``resume``."""
-        return self._start(harness.APP_WORKER, "worker", suspended, interval)
-
-    def start_baseline(self) -> list:
-        """Start W default forking ``rq worker`` processes on the baseline queue, suspended."""
-        from app.broker import redis_url
-        from bench.baseline import QUEUE
-
-        cmd = [sys.executable, "-m", "bench.baseline", redis_url(self.app), QUEUE]
-        return self._start(cmd, "baseline", True, 0.5)
-
-    def _start(self, cmd: list[str], name: str, suspended: bool, interval: float) -> list:
-        from rq import Worker
-        from rq.suspension import resume, suspend
-
-        (suspend if suspended else resume)(self.redis)
-        procs = [self.procs.start(f"{name}{i}", cmd) for i in range(self.args.workers)]
-        pids = {p.pid for p in procs}
-        deadline = time.monotonic() + 60
-        while len({w.pid for w in Worker.all(connection=self.redis)} & pids) < len(pids):
-            if time.monotonic() > deadline:
-                log = (self.folder / f"{name}0.log").read_text()[-2000:]
-                raise SystemExit(f"{name} workers did not start:\n{log}")
-            time.sleep(0.1)
-        self.sampler = harness.RssSampler(sorted(pids), interval)
-        self.sampler.start()
-        return procs
-
-    def resume(self) -> None:
-        """Let suspended workers take jobs."""
-        from rq.suspension import resume
-
-        resume(self.redis)
-
-    def stop_workers(self, procs: list) -> None:
-        """Stop workers and report their peak RSS."""
-        assert self.sampler is not None
-        self.sampler.stop()
-        peaks = ", ".join(f"{size / 2**20:.0f}" for size in self.sampler.peak.values())
-        print(f"  worker peak RSS (MB, with the scheduler child): {peaks}", flush=True)
-        self.procs.stop(procs)
-
-    def web_url(self) -> str:
-        """Start gunicorn (the Procfile's web server) once; return its base URL."""
-        if self._web is None:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
-            cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
-            self.procs.start("web", [*cmd, "--workers", "2", "--threads", "4", "wsgi:app"])
-            self._web = f"http://127.0.0.1:{port}"
-            _wait_http(f"{self._web}/healthz")
-        return self._web
 
     def publish_one(self, n: int) -> None:
         """Publish event ``n`` in-process, stamped with the time."""
@@ -197,21 +136,3 @@ class Bench:
             from app.broker import stop_embedded
 
             stop_embedded(self.app)
-
-
-def _lscpu() -> list[str]:
-    try:
-        return subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-    except OSError:
-        return []
-
-
-def _wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=5)
-            return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not answer")

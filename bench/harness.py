@@ -143,3 +143,12 @@ def profile(procs: list[subprocess.Popen[bytes]], folder: Path, seconds: int) ->
         out = folder / f"worker-{proc.pid}.txt"
         cmd = [str(spy), "record", "-p", str(proc.pid), "-d", str(seconds), "-r", "200", "--gil"]
         subprocess.Popen([*cmd, "--format", "raw", "-o", str(out)], stdout=subprocess.DEVNULL)
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as lscpu says it."""
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
+    except OSError:
+        return "?"
+    return next((line.split(":", 1)[1].strip() for line in lines if "Model name" in line), "?")

@@ -51,7 +51,7 @@ def _deliver(chains: list[Delivery]) -> None:
     handed over, and they are recorded as they land. Elsewhere (burst workers, tests,
     the CLI) the attempts are sent and recorded before this returns.
     """
-    ready = attempts.prepare(chains) if chains else []
+    ready = attempts.prepare(chains)  # commits the fan-out's transaction too
     if not ready:
         return
     running = dispatcher.current(current_app._get_current_object())

@@ -61,9 +61,13 @@ def prepare(chains: Iterable[Delivery]) -> list[Attempt]:
     """Build the attempts of leased chains; a chain whose subscription is disabled ends quietly.
 
     The chains may be transient (fan-out builds them from its insert): only their
-    columns are read, and cancellations are written with UPDATE statements.
+    columns are read, and cancellations are written with UPDATE statements. Commits,
+    and so also ends the fan-out's transaction, chains or none.
     """
     chains = list(chains)
+    if not chains:
+        db.session.commit()
+        return []
     legacy = settings.get("legacy_payload")
     subs = _subscriptions({chain.subscription_id for chain in chains})
     ready: list[Attempt] = []

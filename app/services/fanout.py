@@ -42,8 +42,10 @@ def fan_out_many(publication_ids: list[int]) -> list[Delivery]:
     """Open the chains of pending publications; return them, leased to the caller.
 
     Payloads are resolved before any write, then the claims of the publications and
-    the insert of all their chains commit together, so a crash at any point leaves
-    them pending for the sweep, and a duplicate job finds them taken.
+    the insert of all their chains share one transaction, so a crash at any point
+    leaves them pending for the sweep, and a duplicate job finds them taken. That
+    transaction is left open for the caller to commit: ``attempts.prepare`` does, so
+    that on SQLite one job takes the write lock once, not twice.
     """
     publications = db.session.scalars(
         select(Publication)
@@ -65,7 +67,7 @@ def fan_out_many(publication_ids: list[int]) -> list[Delivery]:
 
 
 def _open_chains(resolved: list[tuple[Publication, str]]) -> list[Delivery]:
-    """Claim the publications and insert their chains in one transaction."""
+    """Claim the publications and insert their chains; the caller commits."""
     now = utcnow()
     lease = now + timedelta(seconds=current_app.config["DELIVERY_LEASE_SECONDS"])
     audiences: dict[tuple[str, int], list[Subscription]] = {}
@@ -96,7 +98,6 @@ def _open_chains(resolved: list[tuple[Publication, str]]) -> list[Delivery]:
         for s in audiences[(publication.event_name, publication.store_id)]
     ]
     bulk.insert_with_ids(db.session, Delivery.__table__, rows)
-    db.session.commit()
     return [Delivery(**row) for row in rows]
 
 
