@@ -7,6 +7,10 @@ key is the table and each leaf costs one B-tree insert. The document row keeps t
 log's leaves as JSON (``{"k": {path: [keyword, ...]}, "n": {path: [number, ...]}}``):
 a forward copy that scans newest-first test cheaply and that deletion reads to find
 a log's postings. Deleting a log row deletes its index rows (the triggers below).
+
+On PostgreSQL the three big tables are never scanned by parallel workers: the planner
+misjudges one field's share of them (its statistics mix every field's values) and
+then starts workers for a five-row lookup, which on two cores cost 5-40 ms a query.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+SERIAL_SCANS = {"postgresql_with": {"parallel_workers": 0}}
 # Byte order (code point order for UTF-8), as Lucene compares terms; it also lets
 # PostgreSQL serve prefix and range scans from the primary key.
 KeywordText = Text().with_variant(Text(collation="C"), "postgresql")
@@ -37,6 +42,7 @@ class SearchDocument(db.Model):
     """One indexed log row and its leaves; the set of these is what a search can match."""
 
     __tablename__ = "async_event_search_document"
+    __table_args__ = SERIAL_SCANS
 
     log_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     leaves: Mapped[str] = mapped_column(LeavesJson)
@@ -46,7 +52,7 @@ class SearchKeyword(db.Model):
     """A keyword leaf (lower-cased text, ``true``/``false``) of one log row."""
 
     __tablename__ = "async_event_search_keyword"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = {"sqlite_with_rowid": False, **SERIAL_SCANS}
 
     field_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     value: Mapped[str] = mapped_column(KeywordText, primary_key=True)
@@ -57,7 +63,7 @@ class SearchNumber(db.Model):
     """A numeric leaf (a number, or a string that spells one) of one log row."""
 
     __tablename__ = "async_event_search_number"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = {"sqlite_with_rowid": False, **SERIAL_SCANS}
 
     field_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     value: Mapped[float] = mapped_column(Double, primary_key=True)

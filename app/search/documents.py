@@ -8,7 +8,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from app.search.backend import LogDocument
+
+# Keywords longer than this are indexed by neither backend (a number such a string
+# spells still is), so both answer alike. PostgreSQL sets it: a B-tree entry must fit in
+# ~2700 bytes and a character takes up to 4. Elasticsearch gets it as ``ignore_above``;
+# Lucene alone would allow 8191 (its 32766-byte term), which SQL cannot index.
+KEYWORD_LIMIT = 600
 
 
 @dataclass(frozen=True)
@@ -29,9 +37,31 @@ def decode(serialized: str | None) -> Any:
     if not serialized:
         return None
     try:
-        return json.loads(serialized)
+        return loads(serialized)
     except ValueError:
         return None
+
+
+def loads(text: str) -> Any:
+    """``json.loads``, 3x faster for what orjson accepts (bulk import parses 2 per line).
+
+    orjson refuses NaN, infinities and lone surrogates, which json accepts: those fall
+    back. It reads an integer beyond 64 bits as the nearest double, the number that
+    integer's leaf indexes anyway.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def keyword_fits(text: str) -> bool:
+    """Whether ``text`` is within ``KEYWORD_LIMIT``, counted as ``ignore_above`` counts:
+    in UTF-16 code units (Java's String length), so a character beyond U+FFFF is two."""
+    size = len(text)
+    if size <= KEYWORD_LIMIT // 2 or (size <= KEYWORD_LIMIT and text.isascii()):
+        return True
+    return size <= KEYWORD_LIMIT and len(text.encode("utf-16-le")) // 2 <= KEYWORD_LIMIT
 
 
 def as_number(value: str) -> float | None:

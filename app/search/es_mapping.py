@@ -25,7 +25,9 @@ Known limits against the contract:
   string, a number's text also matches wildcards and string ranges.
 - A path that is an object in one document and a value in another is rejected by
   Elasticsearch: that row stays in the outbox with the error (see ``es_outbox``).
-- Keywords over ``KEYWORD_LIMIT`` characters are not indexed (Lucene's term limit).
+- Keywords over ``KEYWORD_LIMIT`` characters (``ignore_above``) are not indexed: the
+  SQL index's limit (``documents.KEYWORD_LIMIT``, set by PostgreSQL), so that both
+  backends answer alike, where Lucene's own term limit would allow 8191.
 - ``num`` reads strings as Java's Double.parseDouble, documents as Python's ``float``:
   they disagree on rare spellings (``1_000``, ``5d``, ``0x1p3``).
 - Beyond ``FIELD_LIMIT`` distinct paths per index, new paths are not searchable.
@@ -40,8 +42,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from app.search.backend import LogDocument
+from app.search.documents import KEYWORD_LIMIT
 
-KEYWORD_LIMIT = 8191  # characters: 4 bytes each stays under Lucene's 32766-byte term
 FIELD_LIMIT = 5000
 CREATED_FORMAT = "yyyy-MM-dd HH:mm:ss"
 _NUMBER: dict[str, Any] = {"type": "double", "ignore_malformed": True}

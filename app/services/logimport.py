@@ -12,7 +12,14 @@ from typing import IO, Any
 from sqlalchemy import func, select, text
 
 from app.extensions import db
-from app.models import DeliveryLog, Subscription
+from app.models import (
+    DeliveryLog,
+    SearchDocument,
+    SearchField,
+    SearchKeyword,
+    SearchNumber,
+    Subscription,
+)
 from app.search import indexing
 from app.search.sql_write import insert_rows
 from app.services.logparse import ImportError_, Parsed, no_gc, parse_batches
@@ -20,7 +27,9 @@ from app.services.logparse import ImportError_, Parsed, no_gc, parse_batches
 __all__ = ["ImportError_", "ImportResult", "import_logs"]
 
 PARALLEL_BYTES = 16 * 1024 * 1024  # below, starting worker processes costs more than it saves
-PARSE_CHUNK = 5000  # lines per worker task; a batch (transaction) may span several
+# Lines per worker task; a batch (transaction) may span several. Postings are sorted per
+# task, so bigger tasks insert in longer key-ordered runs (20000: -25% index time vs 5000).
+PARSE_CHUNK = 20000
 # SQLite page cache for the import's connection: index inserts land all over the
 # postings B-tree, and re-reading its pages from the OS dominated with the 2 MB default.
 SQLITE_IMPORT_CACHE_KIB = 1024 * 1024  # filled only as needed, and shrunk back after
@@ -69,7 +78,7 @@ def import_logs(
         db.session.commit()
     result.rows += uncommitted
     _reset_sequence()
-    _analyze()
+    _vacuum()
     return result
 
 
@@ -142,17 +151,16 @@ def _reset_sequence() -> None:
     db.session.commit()
 
 
-def _analyze() -> None:
-    """Fresh planner statistics on PostgreSQL: a bulk load leaves them empty or stale, and
-    the planner then picks plans for a few dozen rows (autovacuum catches up later)."""
+def _vacuum() -> None:
+    """VACUUM (ANALYZE) on PostgreSQL after a bulk load (seconds for a million rows).
+
+    ANALYZE: empty or stale statistics make the planner pick plans for a few dozen rows.
+    VACUUM: until it marks the new pages all-visible, an index-only scan of postings
+    visits the table for every row, which made candidate counts 10-20x slower.
+    Autovacuum would get there, later, if it is on.
+    """
     if db.engine.dialect.name != "postgresql":
         return
-    tables = [DeliveryLog.__tablename__, *(t.name for t in _search_tables())]
-    db.session.execute(text(f"ANALYZE {', '.join(tables)}"))
-    db.session.commit()
-
-
-def _search_tables() -> list[Any]:
-    from app.models import SearchDocument, SearchField, SearchKeyword, SearchNumber
-
-    return [m.__table__ for m in (SearchDocument, SearchField, SearchKeyword, SearchNumber)]
+    models = (DeliveryLog, SearchDocument, SearchField, SearchKeyword, SearchNumber)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(m.__tablename__ for m in models)}")

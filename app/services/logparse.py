@@ -10,7 +10,6 @@ parsing stays inline. Batches come back in input order, a bounded number at a ti
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import threading
 from collections import deque
@@ -25,7 +24,7 @@ from sqlalchemy.dialects import sqlite
 
 from app.models import DeliveryLog
 from app.search.backend import LogDocument
-from app.search.documents import decode
+from app.search.documents import decode, loads
 from app.search.sql_leaves import flatten_fields
 from app.search.sql_write import Batch, prepare_leaves
 
@@ -118,8 +117,9 @@ def _log_columns(dialect: str) -> tuple[tuple[str, ...], tuple[Any, ...], list[A
 def _row(number: int, line: str) -> tuple[Any, ...]:
     """FIELDS, then the event name and ``created`` as the contract's text."""
     try:
-        doc = json.loads(line)
-        created = datetime.fromisoformat(str(doc["created"]))
+        doc = loads(line)
+        raw = str(doc["created"])
+        created = datetime.fromisoformat(raw)
         return (
             int(doc["log_id"]),
             str(doc["uuid"]),
@@ -129,10 +129,15 @@ def _row(number: int, line: str) -> tuple[Any, ...]:
             str(doc.get("response_data") or ""),
             doc.get("serialized_data"),
             str(doc["event_name"]),
-            created.strftime(CREATED_FORMAT),
+            raw if _is_contract_time(raw) else created.strftime(CREATED_FORMAT),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ImportError_(f"line {number}: not a log row ({type(exc).__name__}: {exc})") from None
+
+
+def _is_contract_time(raw: str) -> bool:
+    """Whether ``raw`` (which parsed as a time) is already ``CREATED_FORMAT``'s text."""
+    return len(raw) == 19 and raw.isascii() and raw[10] == " " and raw[13] == raw[16] == ":"
 
 
 def numbered_batches(stream: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
