@@ -12,7 +12,10 @@ answers 503 instead, as a cluster without a master does.
 from __future__ import annotations
 
 import json
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -21,6 +24,22 @@ from tests.fake_es_cluster import Cluster, FakeError
 from tests.fake_es_routes import Routes
 
 COMPAT = "compatible-with=9"
+REAL_CLUSTER = os.environ.get("ELASTICSEARCH_URL", "")
+
+
+@contextmanager
+def cluster(prefix: str) -> Iterator[tuple[str, FakeElasticsearch | None]]:
+    """``(url, fake)`` for a test: the real cluster at ``ELASTICSEARCH_URL`` when that is
+    set (fake None), else a fake started here, which must end without violations."""
+    if REAL_CLUSTER:
+        yield REAL_CLUSTER, None
+        return
+    server = FakeElasticsearch(prefix).start()
+    try:
+        yield server.url, server
+    finally:
+        server.stop()
+    assert server.violations == []
 
 
 class FakeElasticsearch:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.search.documents import KEYWORD_LIMIT
+
 DOC_FIELDS = {
     "log_id",
     "subscription_id",
@@ -42,6 +44,8 @@ QUERY_STRING_OPTIONS = {
 }
 _CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 _NUM = {"type": "double", "ignore_malformed": True}
+# Strings: whole values, lower-cased, no longer than the SQL index keeps (same results).
+_STRING = {"type": "keyword", "normalizer": "lowercase", "ignore_above": KEYWORD_LIMIT}
 
 
 def index_name(name: str, prefix: str) -> tuple[str, int] | None:
@@ -64,7 +68,7 @@ def index_body(body: dict[str, Any]) -> list[str]:
     for name in ("log_id", "subscription_id"):
         _expect(problems, props, name, {"type": "long", "fields": {"num": _NUM}})
     for name in ("uuid", "event_name", "response_data"):
-        _expect(problems, props, name, {"type": "keyword", "normalizer": "lowercase"})
+        _expect(problems, props, name, _STRING)
         _expect(problems, props.get(name, {}).get("fields", {}), "num", _NUM)
     _expect(problems, props, "success", {"type": "keyword", "normalizer": "lowercase"})
     created = {"type": "date", "format": "yyyy-MM-dd HH:mm:ss"}
@@ -75,7 +79,7 @@ def index_body(body: dict[str, Any]) -> list[str]:
     for entry in mappings.get("dynamic_templates", []):
         ((_, template),) = entry.items()
         templates[template.get("match_mapping_type")] = template.get("mapping", {})
-    _expect(problems, templates, "string", {"type": "keyword", "normalizer": "lowercase"})
+    _expect(problems, templates, "string", _STRING)
     _expect(problems, templates.get("string", {}).get("fields", {}), "num", _NUM)
     for json_type in ("long", "double"):
         _expect(problems, templates, json_type, {**_NUM, "fields": {"num": _NUM}})

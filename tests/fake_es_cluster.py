@@ -6,7 +6,8 @@ alone (a path that is an object in one document and a value in another is a
 ``mapper_parsing_exception``, as a real mapping conflict), a write to a missing index
 fails instead of auto-creating it. Searches run the query_string text through our
 parser and the reference evaluator (``tests/lucene_eval.py``), reading the ``num`` and
-``keyword`` multi-fields as the leaf they are built from.
+``keyword`` multi-fields as the leaf they are built from, and leaving keywords longer
+than the mapping's ``ignore_above`` (checked to be ``KEYWORD_LIMIT``) unindexed.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class Cluster:
         located: list[tuple[LogDocument, str]] = []
         for name in self.resolve(expression):
             located += [(_document(source), name) for source in self.indices[name].docs.values()]
-        index = Index([doc for doc, _ in located])
+        index = Index([doc for doc, _ in located], limited=True)  # ignore_above
         self._searched = (self.generation, expression, index, located)
         return index, located
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from app.search.ast import Bool, Exists, MatchAll, Occur, Prefix, Query, Range, Term, Wildcard
 from app.search.backend import LogDocument
 from app.search.datemath import date_bound
-from app.search.documents import Leaf, decode, leaves
+from app.search.documents import Leaf, decode, keyword_fits, leaves
 from app.search.numbers import query_number
 
 _LeafTest = Callable[[Leaf], bool]
@@ -44,13 +44,15 @@ def corpus_documents(lines: Iterable[str]) -> list[LogDocument]:
 class Index:
     """The leaves of some documents by field, so that many queries can be run cheaply."""
 
-    def __init__(self, docs: Iterable[LogDocument]) -> None:
+    def __init__(self, docs: Iterable[LogDocument], limited: bool = False) -> None:
+        """``limited``: keywords beyond ``KEYWORD_LIMIT`` are not indexed, as in our backends
+        (real Lucene, which the oracle runs, has no such limit)."""
         self.ids: set[int] = set()
         self.by_field: dict[str, list[tuple[int, Leaf]]] = defaultdict(list)
         self.by_path: dict[str, set[int]] = defaultdict(set)  # path or parent path → ids
         for doc in docs:
             self.ids.add(doc.log_id)
-            for leaf in leaves(doc):
+            for leaf in _limited(leaves(doc)) if limited else leaves(doc):
                 self.by_field[leaf.field].append((doc.log_id, leaf))
                 parts = leaf.field.split(".")
                 for depth in range(1, len(parts) + 1):
@@ -89,6 +91,15 @@ class Index:
             return
         for pairs in self.by_field.values():
             yield from pairs
+
+
+def _limited(found: Iterable[Leaf]) -> Iterator[Leaf]:
+    """Leaves as ``ignore_above`` leaves them: a long keyword goes, its number stays."""
+    for leaf in found:
+        if leaf.keyword is None or keyword_fits(leaf.keyword):
+            yield leaf
+        elif leaf.number is not None:
+            yield Leaf(leaf.field, None, leaf.number)
 
 
 def _leaf_test(query: Query, now: datetime) -> _LeafTest:

@@ -18,6 +18,11 @@ from tests.support import shared_dir
 
 
 @pytest.fixture
+def config(config: dict) -> dict:
+    return {**config, "ELASTICSEARCH_URL": ""}  # the SQL index, even beside a real cluster
+
+
+@pytest.fixture
 def corpus(app, runner, tmp_path):
     generator = shared_dir() / "search" / "gen_corpus.py"
     path = tmp_path / "corpus.jsonl"

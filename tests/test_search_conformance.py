@@ -13,6 +13,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from app.search.ast import QuerySyntaxError
@@ -24,6 +25,11 @@ from tests.lucene_strategies import lucene_queries
 from tests.support import shared_dir
 
 GENERATED = 250
+
+
+@pytest.fixture
+def config(config: dict) -> dict:
+    return {**config, "ELASTICSEARCH_URL": ""}  # the SQL index, even beside a real cluster
 
 
 def load(runner, tmp_path, size: int, corpus_seed: int) -> str:

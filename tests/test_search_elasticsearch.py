@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -33,13 +32,12 @@ from app.search.elasticsearch import ElasticsearchBackend, FlushResult, SearchUn
 from app.search.indexing import get_backend
 from app.services import publishing, settings, subscriptions
 from jobs.search import flush_search_outbox
-from tests.fake_elasticsearch import FakeElasticsearch
+from tests.fake_elasticsearch import REAL_CLUSTER, FakeElasticsearch, cluster
 from tests.fake_es_cluster import contract_fields
 from tests.lucene_eval import Index, corpus_documents
 from tests.lucene_strategies import lucene_queries
 from tests.support import shared_dir
 
-REAL_CLUSTER = os.environ.get("ELASTICSEARCH_URL", "")
 fake_only = pytest.mark.skipif(bool(REAL_CLUSTER), reason="switches only the fake can flip")
 
 
@@ -49,20 +47,19 @@ def prefix() -> str:
 
 
 @pytest.fixture
-def fake(prefix: str) -> Iterator[FakeElasticsearch | None]:
-    if REAL_CLUSTER:
-        yield None
-        return
-    server = FakeElasticsearch(prefix).start()
-    yield server
-    server.stop()
-    assert server.violations == []
+def elasticsearch(prefix: str) -> Iterator[tuple[str, FakeElasticsearch | None]]:
+    with cluster(prefix) as found:
+        yield found
 
 
 @pytest.fixture
-def config(config: dict, fake: FakeElasticsearch | None, prefix: str) -> dict:
-    url = REAL_CLUSTER or (fake.url if fake else "")
-    return {**config, "ELASTICSEARCH_URL": url, "SEARCH_INDEX_PREFIX": prefix}
+def fake(elasticsearch: tuple[str, FakeElasticsearch | None]) -> FakeElasticsearch | None:
+    return elasticsearch[1]
+
+
+@pytest.fixture
+def config(config: dict, elasticsearch: tuple[str, object], prefix: str) -> dict:
+    return {**config, "ELASTICSEARCH_URL": elasticsearch[0], "SEARCH_INDEX_PREFIX": prefix}
 
 
 @pytest.fixture
