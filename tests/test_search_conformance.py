@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
+from app.search import sql
 from app.search.ast import QuerySyntaxError
 from app.search.backend import ParsedQuery
 from app.search.indexing import get_backend
@@ -55,7 +56,18 @@ def every_match(query: ParsedQuery, page: int) -> list[int]:
         before = found[-1]
 
 
-def test_public_queries_match_lucene_exactly(app, runner, tmp_path):
+@pytest.fixture(params=["tuned", "scans"])
+def paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``scans``: no candidate lists and small windows, so that pages come from posting
+    walks, document scans and set algebra, as on a large history."""
+    if request.param == "scans":
+        monkeypatch.setattr(sql, "candidate_cap", lambda *args: 0)
+        monkeypatch.setattr(sql, "FIRST_WINDOW", 64)
+        monkeypatch.setattr(sql, "SCAN_BUDGET", 1500)
+    return request.param
+
+
+def test_public_queries_match_lucene_exactly(app, runner, tmp_path, paths):
     load(runner, tmp_path, 3000, 7)
     answers = (shared_dir() / "search" / "expected-public.jsonl").read_text().splitlines()
     differences = []
@@ -87,7 +99,7 @@ def generated_queries(count: int, run_seed: int) -> list[str]:
     return list(found)
 
 
-def test_generated_queries_match_the_reference_evaluator(app, runner, tmp_path):
+def test_generated_queries_match_the_reference_evaluator(app, runner, tmp_path, paths):
     lines = load(runner, tmp_path, 600, 11).splitlines()
     reference = Index(corpus_documents(lines))
     differences, compared = [], 0

@@ -5,8 +5,10 @@ never behind and never loses a row. A page of results is found one of two ways
 (``app.search.sql_plan``): when some MUST leaf (or every SHOULD leaf) matches at most
 ``CANDIDATE_CAP`` rows, those candidates are read whole and each is probed; otherwise
 documents are scanned newest-first with the probe, in growing windows, until the
-page is full or ``SCAN_BUDGET`` documents were read, after which set algebra over
-the postings finds the rest. Counts use candidates or set algebra.
+page is full or ``SCAN_BUDGET`` log_ids were covered, after which set algebra over
+the postings finds the rest. When the query has an exact MUST leaf (a term on one
+field), the windows read that leaf's posting list instead of the documents. Counts
+use candidates or set algebra.
 """
 
 from __future__ import annotations
@@ -57,12 +59,7 @@ class SqlBackend:
         plan = self._plan(query)
         if not isinstance(query.ast, Bool | MatchAll) and plan.leaf(query.ast).exact:
             return _posting_list(plan.leaf(query.ast).postings[0], limit, before_log_id)
-        # A candidate costs ~1 us to read, ~5 us more when the rest of the query must be
-        # probed; a scan ~4 us per document, and it reads about limit * documents / size
-        # of them (fewer matches only make it longer): the costs cross near this size.
-        weight = 1 if isinstance(query.ast, Bool) else 4
-        cap = max(CANDIDATE_CAP, int(math.sqrt(limit * (span[1] - span[0] + 1) * weight)))
-        found = plan.candidates(query.ast, cap)
+        found = plan.candidates(query.ast, candidate_cap(query, limit, span))
         if found is not None:
             statement = plan.probed(query.ast, found, before_log_id)
             column = statement.selected_columns[0]
@@ -86,15 +83,17 @@ class SqlBackend:
         return Plan(session, query.ast, compiler)
 
     def _scan(self, plan: Plan, limit: int, before: int | None, span: tuple[int, int]) -> list[int]:
-        """Documents newest-first in growing windows, then set algebra for what is left."""
-        column = SearchDocument.log_id
+        """Newest-first in growing windows of log_ids (``Plan.walk``: a posting list or the
+        documents, tested row by row), then set algebra for what is left."""
+        rows = plan.walk(plan.query)
+        column = rows.selected_columns[0]
         bottom = span[0]
         top = before if before is not None else span[1] + 1
         found: list[int] = []
-        window, scanned, test = FIRST_WINDOW, 0, plan.probe(plan.query)
+        window, scanned = FIRST_WINDOW, 0
         while len(found) < limit and top > bottom and scanned < SCAN_BUDGET:
             floor = max(top - window, bottom)
-            statement = select(column).where(column < top, column >= floor, test)
+            statement = rows.where(column < top, column >= floor)
             found += db.session.scalars(statement.order_by(column.desc()).limit(limit - len(found)))
             scanned, top, window = scanned + top - floor, floor, window * 4
         if len(found) < limit and top > bottom:
@@ -103,6 +102,17 @@ class SqlBackend:
             statement = select(column).where(column < top).order_by(column.desc())
             found += db.session.scalars(statement.limit(limit - len(found)))
         return found
+
+
+def candidate_cap(query: ParsedQuery, limit: int, span: tuple[int, int]) -> int:
+    """How many candidates a page may read whole rather than scan.
+
+    A candidate costs ~1 us to read, ~5 us more when the rest of the query must be
+    probed; a scan ~4 us per document, and it reads about limit * documents / size of
+    them (fewer matches only make it longer): the costs cross near this size.
+    """
+    weight = 1 if isinstance(query.ast, Bool) else 4
+    return max(CANDIDATE_CAP, int(math.sqrt(limit * (span[1] - span[0] + 1) * weight)))
 
 
 def _span() -> tuple[int, int] | None:

@@ -1,6 +1,7 @@
 """Query plans: a whole query as a per-document test, a candidate set, or set algebra.
 
-Three ways to evaluate a query, chosen by ``sql_search``:
+Three ways to evaluate a query, chosen by ``app.search.sql``; the boolean logic of the
+first and last is ``sql_algebra.combine``:
 
 - ``probe``: a boolean test of one SearchDocument row (MUST is AND, SHOULD is OR when
   nothing is MUST, MUST_NOT is AND NOT), for scanning documents newest-first.
@@ -11,17 +12,14 @@ Three ways to evaluate a query, chosen by ``sql_search``:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
-    except_,
     false,
     func,
-    intersect,
     literal,
     not_,
     or_,
@@ -35,7 +33,10 @@ from sqlalchemy.sql.elements import True_
 
 from app.models import SearchDocument
 from app.search.ast import Bool, Clause, MatchAll, Occur, Query
+from app.search.sql_algebra import combine, intersection, union_of, wrap
 from app.search.sql_match import LeafCompiler, LeafSql
+
+WALK_SIZE = 50000  # exact MUST leaves are compared by their size counted up to this
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Plan:
             return true()
         if not isinstance(query, Bool):
             return self.leaf(query).probe
-        return _combine(query.clauses, lambda q: self.probe(q, skip), and_, or_, not_, true())
+        return combine(query.clauses, lambda q: self.probe(q, skip), and_, or_, not_, true())
 
     def candidates(self, query: Query, cap: int) -> Candidates | None:
         """Postings of at most ``cap`` rows that hold every match, or None if there are none."""
@@ -89,6 +90,20 @@ class Plan:
         size = sum(c.size for c in found if c is not None)
         postings = tuple(p for c in found if c is not None for p in c.postings)
         return Candidates(postings, size) if size <= cap else None
+
+    def walk(self, query: Query) -> Select:
+        """log_ids to read newest-first, each tested against ``query``: the shortest exact
+        MUST leaf's posting list (one key range, in log_id order) with the rest probed per
+        row, which reaches matches sooner than the documents do; else every document."""
+        exact = [c.query for c in _musts(query) if self.leaf(c.query).exact]
+        if not exact:
+            return select(SearchDocument.log_id).where(self.probe(query))
+        leaf = min(exact, key=lambda q: self.size(q, WALK_SIZE)) if len(exact) > 1 else exact[0]
+        postings = self.leaf(leaf).postings[0]
+        column = postings.selected_columns[0]
+        test = self.probe(query, skip=leaf)
+        document = select(literal(1)).where(SearchDocument.log_id == column, test)
+        return postings.where(self.compiler.probes.exists(document))
 
     def size(self, query: Query, cap: int) -> int:
         """How many posting rows a leaf reads, counted up to ``cap + 1``."""
@@ -134,49 +149,14 @@ class Plan:
             postings = self.leaf(query).postings
             if not postings:
                 return select(SearchDocument.log_id).where(false())
-            return _wrap(union(*postings)) if len(postings) > 1 else postings[0].distinct()
+            return wrap(union(*postings)) if len(postings) > 1 else postings[0].distinct()
         everything = select(SearchDocument.log_id)
-        return _combine(query.clauses, self.sets, _intersect, _union, None, everything)
+        return combine(query.clauses, self.sets, intersection, union_of, None, everything)
 
 
-def _combine(
-    clauses: tuple[Clause, ...],
-    part: Callable,
-    both: Callable,
-    either: Callable,
-    negate: Callable | None,
-    everything: object,
-) -> object:
-    """Lucene's BooleanQuery with minimum-should-match 0, over any algebra.
-
-    With ``negate`` None, MUST_NOT is a set difference; a Bool of only MUST_NOT
-    clauses means everything except them (the parser adds that MatchAll itself).
-    """
-    musts = [part(c.query) for c in clauses if c.occur is Occur.MUST]
-    shoulds = [part(c.query) for c in clauses if c.occur is Occur.SHOULD]
-    nots = [part(c.query) for c in clauses if c.occur is Occur.MUST_NOT]
-    if musts:
-        base = both(*musts)
-    elif shoulds:
-        base = either(*shoulds)
-    else:
-        base = everything
-    if not nots:
-        return base
-    if negate is not None:
-        return and_(base, *(negate(n) for n in nots))
-    return _wrap(except_(base, either(*nots)))
-
-
-def _wrap(compound: object) -> Select:
-    """A compound SELECT as a plain one, so it nests on SQLite too."""
-    sub = compound.subquery()  # type: ignore[attr-defined]
-    return select(sub.c[0])
-
-
-def _intersect(*parts: Select) -> Select:
-    return parts[0] if len(parts) == 1 else _wrap(intersect(*parts))
-
-
-def _union(*parts: Select) -> Select:
-    return parts[0] if len(parts) == 1 else _wrap(union(*parts))
+def _musts(query: Query) -> list[Clause]:
+    """The MUST clauses of a Bool that are leaves (no groups, no match-all)."""
+    if not isinstance(query, Bool):
+        return []
+    leaves = [c for c in query.clauses if not isinstance(c.query, Bool | MatchAll)]
+    return [c for c in leaves if c.occur is Occur.MUST]
