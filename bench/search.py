@@ -16,10 +16,8 @@ or <= 500 ms for leading-wildcard and bare-term queries; import >= 10,000 logs/s
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,12 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import search_timing  # noqa: E402
 from tests.support import shared_dir  # noqa: E402
 
 POSTGRES_BENCH = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench_search"
 )
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_URL = search_timing.REDIS_URL
 
 
 def main() -> None:
@@ -47,7 +46,7 @@ def main() -> None:
         for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
             url = _fresh_database(db, Path(folder))
             rate = _import(url, corpus, Path(folder), args.batch_size)
-            _queries(db, url, queries, args.runs, rate, args.logs)
+            search_timing.report(db, url, queries, args.runs, rate, args.logs)
 
 
 def _generate(search: Path, logs: int, folder: Path) -> Path:
@@ -112,66 +111,6 @@ def _children_cpu() -> float:
     """CPU seconds (user and system) of every finished child process so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _queries(db: str, url: str, queries: list[str], runs: int, rate: float, logs: int) -> None:
-    from app import create_app
-    from app.extensions import db as database
-    from app.search.backend import ParsedQuery
-    from app.search.indexing import get_backend
-    from app.search.lucene import parse
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL})
-    # A full collection walks the app's ~160,000 long-lived objects (75 ms on the bench
-    # machine) and lands on whichever query runs then; frozen, they are not walked.
-    gc.collect()
-    gc.freeze()
-    failed = []
-    print(f"\n{db}, {logs} logs: milliseconds, first page (50) and count")
-    print(f"{'page p50':>9} {'page p95':>9} {'count p50':>10} {'count p95':>10} target  query")
-    with app.app_context():
-        backend = get_backend()
-        for text in queries:
-            query = ParsedQuery(text, parse(text))
-            page = _timed(lambda q=query: backend.search(q, 50), runs)
-            count = _timed(lambda q=query: backend.count(q), runs)
-            database.session.rollback()  # end the read transaction between queries
-            target = 500 if _scan_query(query.ast) else 50
-            if page[1] > target:
-                failed.append(text)
-            figures = f"{page[0]:9.1f} {page[1]:9.1f} {count[0]:10.1f} {count[1]:10.1f}"
-            print(f"{figures} {target:6d}  {text}")
-        database.session.remove()
-        database.engine.dispose()
-    print(
-        f"SUMMARY {db} logs={logs} import={rate:,.0f} logs/s (target 10,000); "
-        f"{len(queries) - len(failed)}/{len(queries)} queries meet the first-page p95 target"
-        + (f"; over target: {failed}" if failed else ""),
-        flush=True,
-    )
-
-
-def _timed(run: object, runs: int) -> tuple[float, float]:
-    """(p50, p95) in milliseconds of ``runs`` calls after one warm-up call."""
-    run()  # type: ignore[operator]
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        run()  # type: ignore[operator]
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-
-
-def _scan_query(ast: object) -> bool:
-    """Leading-wildcard and bare-term queries, which the issue allows 500 ms."""
-    from app.search.ast import Bool, Prefix, Range, Term, Wildcard
-
-    if isinstance(ast, Bool):
-        return any(_scan_query(c.query) for c in ast.clauses)
-    if isinstance(ast, Term | Prefix | Wildcard | Range) and ast.field is None:
-        return True
-    return isinstance(ast, Wildcard) and ast.pattern[:1] in ("*", "?")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.search import lucene
-from app.search.ast import Bool, Clause, Exists, Prefix, Query, Range, Term, Wildcard
 from app.search.backend import LogDocument
+from tests.fake_es_mapping import contract_fields, mapping_conflict
 from tests.lucene_eval import Index
 
 
@@ -104,7 +104,7 @@ class Cluster:
             if target.docs.pop(doc_id, None) is None:
                 return {**result, "status": 404, "result": "not_found"}
             return {**result, "status": 200, "result": "deleted"}
-        conflict = _conflict(target.kinds, "", source)
+        conflict = mapping_conflict(target.kinds, "", source)
         if conflict:
             error = {"type": "mapper_parsing_exception", "reason": conflict}
             return {**result, "status": 400, "error": error}
@@ -137,46 +137,7 @@ def _hidden(index: FakeIndex) -> bool:
     return index.body.get("settings", {}).get("index", {}).get("hidden") is True
 
 
-def _conflict(kinds: dict[str, str], path: str, value: Any) -> str | None:
-    """Say so when a path is an object here and a value before (or the reverse); else
-    record the kind of each path, as a dynamic mapping update would."""
-    trial = dict(kinds)
-    problem = _kinds(trial, path, value)
-    if problem is None:
-        kinds.update(trial)
-    return problem
-
-
-def _kinds(kinds: dict[str, str], path: str, value: Any) -> str | None:
-    if isinstance(value, list):
-        return next(filter(None, (_kinds(kinds, path, item) for item in value)), None)
-    if value is None:
-        return None
-    kind = "object" if isinstance(value, dict) else "value"
-    if path and kinds.setdefault(path, kind) != kind:
-        return f"object mapping for [{path}]: it is mapped as {kinds[path]}, got a {kind}"
-    if not isinstance(value, dict):
-        return None
-    children = ((f"{path}.{key}" if path else key, child) for key, child in value.items())
-    return next(filter(None, (_kinds(kinds, name, child) for name, child in children)), None)
-
-
 def _document(source: dict[str, Any]) -> LogDocument:
     fields = {k: source[k] for k in ("log_id", "subscription_id", "uuid", "event_name")}
     fields |= {k: source[k] for k in ("created", "response_data", "data")}
     return LogDocument(**fields, success=source["success"] == "true")
-
-
-def contract_fields(query: Query) -> Query:
-    """Name the leaf each multi-field is built from: ``f.num`` and ``created.keyword`` are
-    ``f`` and ``created``; ``*.num`` (every number) is a bare term."""
-    if isinstance(query, Bool):
-        return Bool(tuple(Clause(c.occur, contract_fields(c.query)) for c in query.clauses))
-    if not isinstance(query, Term | Prefix | Wildcard | Range | Exists):
-        return query
-    name = query.field
-    if name == "*.num":
-        name = None
-    elif name is not None and (name.endswith(".num") or name == "created.keyword"):
-        name = name.rsplit(".", 1)[0]
-    return type(query)(**{**query.__dict__, "field": name})

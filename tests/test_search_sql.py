@@ -18,7 +18,8 @@ from app.search.backend import ParsedQuery
 from app.search.documents import KEYWORD_LIMIT, leaves
 from app.search.indexing import get_backend
 from app.search.lucene import parse
-from app.search.sql_leaves import flatten, stored_number
+from app.search.sql_leaves import flatten
+from app.search.sql_values import stored_number
 from app.services import publishing, retention, search, settings, subscriptions
 from tests.lucene_cases import DOCS, document
 

@@ -19,9 +19,9 @@ from app.models import SearchDocument, SearchKeyword, SearchNumber
 from app.search.ast import Exists, Prefix, Query, Range, Term, Wildcard
 from app.search.datemath import date_bound
 from app.search.numbers import query_number
-from app.search.sql_leaves import NEGATIVE_ZERO, storable, stored_number
 from app.search.sql_probe import KEYWORDS, NUMBERS, Condition, Probes
 from app.search.sql_text import TextTests
+from app.search.sql_values import NEGATIVE_ZERO, storable, stored_number
 
 SEEK_FIELDS = 4  # an exact term on at most this many fields probes the postings, not the JSON
 

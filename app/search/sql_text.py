@@ -13,8 +13,8 @@ import re
 
 from sqlalchemy import ColumnElement, and_, true
 
-from app.search.sql_leaves import storable
 from app.search.sql_probe import Condition
+from app.search.sql_values import storable
 
 _MAX = 0x10FFFF
 _TOKENS = re.compile(r"(\\.?)|([*?])|([^\\*?]+)", re.DOTALL)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from app.models import SearchDocument, SearchKeyword, SearchNumber
 from app.search.backend import LogDocument
 from app.search.sql_fields import FieldIds
-from app.search.sql_leaves import Values, flatten, leaves_json
+from app.search.sql_leaves import Values, flatten
+from app.search.sql_values import leaves_json
 
 ROWS_PER_STATEMENT = 300  # SQLite's multi-row INSERT: 900 parameters, far below its limit
 _COLUMNS = ("field_id", "value", "log_id")

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
     DeliveryLog,
-    SearchDocument,
-    SearchField,
-    SearchKeyword,
-    SearchNumber,
     Subscription,
 )
 from app.search import indexing
 from app.search.sql_write import insert_rows
-from app.services.logparse import ImportError_, Parsed, no_gc, parse_batches
+from app.services.bulkload import no_gc, reset_sequences, sqlite_import_cache, vacuum
+from app.services.logparse import ImportError_, Parsed
+from app.services.logparse_workers import parse_batches
 
 __all__ = ["ImportError_", "ImportResult", "import_logs"]
 
@@ -30,9 +26,6 @@ PARALLEL_BYTES = 16 * 1024 * 1024  # below, starting worker processes costs more
 # Lines per worker task; a batch (transaction) may span several. Postings are sorted per
 # task, so bigger tasks insert in longer key-ordered runs (20000: -25% index time vs 5000).
 PARSE_CHUNK = 20000
-# SQLite page cache for the import's connection: index inserts land all over the
-# postings B-tree, and re-reading its pages from the OS dominated with the 2 MB default.
-SQLITE_IMPORT_CACHE_KIB = 1024 * 1024  # filled only as needed, and shrunk back after
 
 
 @dataclass
@@ -63,7 +56,7 @@ def import_logs(
     if workers is None:
         workers = (os.cpu_count() or 1) if _size(stream) > PARALLEL_BYTES else 0
     uncommitted = 0
-    with _sqlite_cache(), no_gc():
+    with sqlite_import_cache(), no_gc():
         dialect = db.session.get_bind().dialect.name
         size = min(batch_size, PARSE_CHUNK)
         for parsed in parse_batches(stream, size, dialect, sql_index, workers):
@@ -77,8 +70,8 @@ def import_logs(
                 result.rows, uncommitted = result.rows + uncommitted, 0
         db.session.commit()
     result.rows += uncommitted
-    _reset_sequence()
-    _vacuum()
+    reset_sequences()
+    vacuum()
     return result
 
 
@@ -100,21 +93,6 @@ def _index(backend: Any, parsed: Parsed) -> None:
         backend.index(parsed.documents)
 
 
-@contextmanager
-def _sqlite_cache() -> Iterator[None]:
-    """A big page cache on SQLite for the import's connection, back to the default after."""
-    sqlite = db.session.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        db.session.execute(text(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}"))
-    try:
-        yield
-    finally:
-        if sqlite:
-            db.session.rollback()  # after a bad line: its batch is not kept
-            db.session.execute(text("PRAGMA cache_size = -2000"))  # SQLite's default
-            db.session.rollback()
-
-
 def _ensure_subscriptions(events: dict[int, str], known: set[int]) -> int:
     missing = {sub_id: name for sub_id, name in events.items() if sub_id not in known}
     for sub_id, event_name in missing.items():
@@ -132,35 +110,3 @@ def _ensure_subscriptions(events: dict[int, str], known: set[int]) -> int:
         )
     known.update(missing)
     return len(missing)
-
-
-def _reset_sequence() -> None:
-    """After explicit ids, move PostgreSQL's sequences past them (SQLite needs nothing)."""
-    if db.engine.dialect.name != "postgresql":
-        return
-    for table, column, model_col in (
-        ("async_event_subscriber_log", "log_id", DeliveryLog.log_id),
-        ("async_event_subscriber", "subscription_id", Subscription.subscription_id),
-    ):
-        top = db.session.scalar(select(func.max(model_col))) or 0
-        if top:
-            db.session.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), :v)"),
-                {"v": top},
-            )
-    db.session.commit()
-
-
-def _vacuum() -> None:
-    """VACUUM (ANALYZE) on PostgreSQL after a bulk load (seconds for a million rows).
-
-    ANALYZE: empty or stale statistics make the planner pick plans for a few dozen rows.
-    VACUUM: until it marks the new pages all-visible, an index-only scan of postings
-    visits the table for every row, which made candidate counts 10-20x slower.
-    Autovacuum would get there, later, if it is on.
-    """
-    if db.engine.dialect.name != "postgresql":
-        return
-    models = (DeliveryLog, SearchDocument, SearchField, SearchKeyword, SearchNumber)
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(m.__tablename__ for m in models)}")

@@ -1,20 +1,10 @@
-"""Parsing import files: JSON Lines into log rows and their search documents, in parallel.
+"""Parsing import files: JSON Lines into log rows and their search documents.
 
-Parsing and flattening cost as much CPU as the database writes, so ``parse_batches``
-runs them in forked worker processes (pure functions, no database) while the caller
-writes the previous batch. Only a single-threaded process forks (the CLI): a fork of
-one with other threads can copy a lock another thread holds and hang, so there the
-parsing stays inline. Batches come back in input order, a bounded number at a time.
+Pure functions, no database: ``logparse_workers`` runs ``parse`` in worker processes.
 """
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
-import threading
-from collections import deque
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -27,6 +17,7 @@ from app.search.backend import LogDocument
 from app.search.documents import decode, loads
 from app.search.sql_leaves import flatten_fields
 from app.search.sql_write import Batch, prepare_leaves
+from app.services.bulkload import no_gc
 
 CREATED_FORMAT = "%Y-%m-%d %H:%M:%S"
 FIELDS = (
@@ -53,19 +44,6 @@ class Parsed:
     events: dict[int, str]  # subscription_id -> event_name, for placeholder subscriptions
     documents: list[LogDocument]
     index_rows: Batch | None = None
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cycle collector: bulk work makes millions of acyclic objects, and its
-    repeated full collections over them cost as much as the work (measured: 2x)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def parse(lines: list[tuple[int, str]], dialect: str, prepare_sql: bool) -> Parsed:
@@ -138,34 +116,3 @@ def _row(number: int, line: str) -> tuple[Any, ...]:
 def _is_contract_time(raw: str) -> bool:
     """Whether ``raw`` (which parsed as a time) is already ``CREATED_FORMAT``'s text."""
     return len(raw) == 19 and raw.isascii() and raw[10] == " " and raw[13] == raw[16] == ":"
-
-
-def numbered_batches(stream: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
-    """Lines with their 1-based numbers, ``size`` non-blank lines at a time."""
-    batch: list[tuple[int, str]] = []
-    for number, line in enumerate(stream, start=1):
-        batch.append((number, line))
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def parse_batches(
-    stream: Iterable[str], size: int, dialect: str, prepare_sql: bool, workers: int
-) -> Iterator[Parsed]:
-    """Parsed batches in order; ``workers`` processes parse ahead (0: parse inline)."""
-    batches = numbered_batches(stream, size)
-    if workers <= 0 or threading.active_count() > 1:
-        for lines in batches:
-            yield parse(lines, dialect, prepare_sql)
-        return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        ahead: deque[Any] = deque()
-        for lines in batches:
-            ahead.append(pool.apply_async(parse, (lines, dialect, prepare_sql)))
-            if len(ahead) > workers:
-                yield ahead.popleft().get()
-        while ahead:
-            yield ahead.popleft().get()
