@@ -9,7 +9,7 @@ import pytest
 from app.extensions import db
 from app.models import DeadLetter, DeliveryLog
 from app.models.types import utcnow
-from app.queues import enqueue_attempt, enqueue_trigger
+from app.queues import TRIGGER_QUEUE, enqueue_attempt, enqueue_trigger, get_queue
 from app.services import dashboard, subscriptions
 
 
@@ -80,6 +80,14 @@ def test_queue_depths_read_redis(ctx) -> None:
     enqueue_attempt(1, 1)
     enqueue_attempt(2, 1, due=utcnow() + timedelta(hours=1))
     assert dashboard.queue_depths() == {"trigger": 2, "retry": 1, "scheduled": 1}
+
+
+def test_published_events_waiting_for_fan_out_count_as_trigger_work(ctx) -> None:
+    from app.services import publishing
+
+    publishing.publish_many([("example.event", {"id": i}, 0) for i in range(3)])
+    assert len(get_queue(TRIGGER_QUEUE)) == 1  # one dispatch job wakes up for the lot
+    assert dashboard.queue_depths()["trigger"] == 3 + 1
 
 
 def test_queue_depths_are_unknown_when_redis_is_down(ctx) -> None:

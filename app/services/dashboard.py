@@ -18,7 +18,7 @@ from app.broker import get_redis
 from app.extensions import db
 from app.models import DeadLetter, DeliveryLog, Subscription
 from app.models.types import utcnow
-from app.queues import RETRY_QUEUE, TRIGGER_QUEUE
+from app.queues import RETRY_QUEUE, TRIGGER_QUEUE, pending_publications
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,10 @@ def failing_endpoints(since: datetime, limit: int = 5) -> list[FailingEndpoint]:
 
 
 def queue_depths() -> dict[str, int | None]:
-    """Jobs waiting on the trigger and retry queues, and retries scheduled for later.
+    """Work waiting to fan out, jobs waiting on the retry queue, and retries scheduled later.
+
+    Publishes wait in a Redis list for a dispatch job (see ``app.queues``), so the
+    trigger figure is that list's length plus the jobs on the trigger queue.
 
     Every value is None when Redis cannot be reached.
     """
@@ -101,6 +104,7 @@ def queue_depths() -> dict[str, int | None]:
         conn = get_redis()
         trigger, retry = Queue(TRIGGER_QUEUE, connection=conn), Queue(RETRY_QUEUE, connection=conn)
         scheduled = trigger.scheduled_job_registry.count + retry.scheduled_job_registry.count
-        return {"trigger": trigger.count, "retry": retry.count, "scheduled": scheduled}
+        waiting = trigger.count + pending_publications()
+        return {"trigger": waiting, "retry": retry.count, "scheduled": scheduled}
     except (RedisError, OSError):
         return {"trigger": None, "retry": None, "scheduled": None}
