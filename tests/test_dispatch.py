@@ -56,6 +56,16 @@ def test_publish_many_is_all_or_nothing(ctx, receiver, jobs):
     assert sorted(r.json()["data"]["n"] for r in receiver.wait_for(3)) == [0, 1, 2]
 
 
+def test_a_database_without_id_allocation_numbers_the_rows_itself(ctx, monkeypatch):
+    monkeypatch.setattr(bulk, "allocate_ids", lambda *args: None)
+    rows = [{"event_name": "example.event", "arguments": "{}", "store_id": 0} for _ in range(3)]
+    ids = bulk.insert_with_ids(db.session, Publication.__table__, rows)
+    db.session.commit()
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert [row["id"] for row in rows] == ids
+    assert {p.id for p in db.session.scalars(select(Publication))} == set(ids)
+
+
 def test_allocated_ids_are_fresh_and_in_order(ctx):
     table = Publication.__table__
     first = bulk.allocate_ids(db.session, table, 3)

@@ -8,7 +8,9 @@ _HEX = "0123456789abcdefABCDEF"
 
 
 def discard_escape_char(text: str, position: int) -> str:
-    """QueryParserBase.discardEscapeChar: ``\\x`` is ``x``; ``\\uXXXX`` is that UTF-16 unit.
+    """QueryParserBase.discardEscapeChar: ``\\x`` is ``x``.
+
+    ``\\u`` followed by four hex digits is that UTF-16 code unit.
 
     ``position`` is where ``text`` starts in the query, for error messages.
     """

@@ -14,12 +14,13 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 
-def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
+def allocate_ids(session: Session, table: Table, count: int) -> list[int] | None:
     """``count`` fresh primary keys of ``table``, inside the caller's transaction.
 
     PostgreSQL: from the column's sequence. SQLite: after the current maximum, which
     is safe because every transaction here starts with ``BEGIN IMMEDIATE`` and so
-    holds the write lock until it commits (``app.models.sqlite``).
+    holds the write lock until it commits (``app.models.sqlite``). Any other
+    database: None, and the caller lets the database number the rows.
     """
     (key,) = table.primary_key.columns
     dialect = session.get_bind().dialect.name
@@ -32,7 +33,7 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     if dialect == "sqlite":
         start = session.scalar(select(func.coalesce(func.max(key), 0)))
         return list(range(start + 1, start + 1 + count))
-    raise NotImplementedError(f"no id allocation for {dialect}")
+    return None
 
 
 def insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
@@ -41,7 +42,11 @@ def insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) 
         return []
     (key,) = table.primary_key.columns
     ids = allocate_ids(session, table, len(rows))
+    numbered_by_database = ids is None
+    if ids is None:  # slower but portable: one INSERT per row, keeping the id it reports
+        ids = [session.execute(insert(table).values(row)).inserted_primary_key[0] for row in rows]
     for row, new_id in zip(rows, ids, strict=True):
         row[key.name] = new_id
-    session.execute(insert(table), rows)
+    if not numbered_by_database:
+        session.execute(insert(table), rows)
     return ids
