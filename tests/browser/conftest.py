@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,12 @@ def login(page, user) -> Callable[[str], Any]:
         return page
 
     return sign_in
+
+
+def reload_until(page: Any, check: Callable[[Any], bool], timeout: float = 20.0) -> None:
+    """Reload ``page`` until ``check(page)`` holds, as an operator watching it would."""
+    deadline = time.monotonic() + timeout
+    while not check(page):
+        assert time.monotonic() < deadline, f"not seen within {timeout} s"
+        time.sleep(0.3)
+        page.reload()

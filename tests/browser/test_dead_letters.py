@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from app.services import publishing, settings, subscriptions
+from tests.browser.conftest import reload_until
 from tests.receiver import Reply
 
 
@@ -21,14 +20,6 @@ def kill_two_chains(in_app, receiver, worker) -> None:
         in_app(lambda order=order: publishing.publish("example.event", {"order": order}))
     worker.start()
     receiver.wait_for(2, "/hook", timeout=20)
-
-
-def reload_until(page, check, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check(page):
-        assert time.monotonic() < deadline, f"not seen within {timeout} s"
-        time.sleep(0.3)
-        page.reload()
 
 
 def test_dead_letters_are_listed_and_replayed(login, in_app, receiver, worker, shot) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Delivery
 from app.services import publishing, subscriptions
+from tests.browser.conftest import reload_until
 from tests.receiver import Reply
 
 HOSTILE = {
@@ -36,15 +36,6 @@ def attempt_ids(page) -> list[str]:
     return page.locator("table.trace-attempts tbody tr[data-log-id]").evaluate_all(
         "rows => rows.map(r => r.dataset.logId)"
     )
-
-
-def reload_until(page, check, timeout: float = 20.0) -> None:
-    """Reload ``page`` until ``check(page)`` holds, as an operator watching it would."""
-    deadline = time.monotonic() + timeout
-    while not check(page):
-        assert time.monotonic() < deadline, f"not seen within {timeout} s"
-        time.sleep(0.3)
-        page.reload()
 
 
 def test_trace_replay_adds_an_attempt(login, in_app, worker, receiver, shot) -> None:
