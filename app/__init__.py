@@ -63,7 +63,9 @@ def _default_storage(app: Flask) -> None:
             "sqlite:///" + os.path.join(app.instance_path, "async_events.db")
         )
         app.config["SQLALCHEMY_DATABASE_URI"] = url
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # A server connection can die while pooled; a SQLite file cannot, so it skips the ping.
+    pre_ping = not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": pre_ping})
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app, "secret_key", secrets.token_hex(32))
 

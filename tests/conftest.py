@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
+from app.services import outbox
 from tests.receiver import Receiver
 from tests.support import WorkerProcess, database_url, run_jobs
 
@@ -82,6 +83,7 @@ def app(config: dict) -> Iterator[Flask]:
         db.create_all()
         db.session.remove()
     yield app
+    outbox.close(app)
     with app.app_context():
         db.session.remove()
         db.drop_all()

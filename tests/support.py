@@ -16,6 +16,7 @@ from rq import Queue
 
 from app.broker import get_redis
 from app.queues import QUEUES
+from app.services import outbox
 from app.worker import AppWorker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,7 @@ def run_jobs(app: Flask) -> None:
 
     if has_app_context():
         db.session.commit()
+    outbox.flush(app)  # published ids reach Redis from the outbox's relay thread
     conn = get_redis(app)
     worker = AppWorker([Queue(n, connection=conn) for n in QUEUES], app=app)
     worker.work(burst=True, logging_level="WARNING")

@@ -12,7 +12,7 @@ from app import queues
 from app.broker import get_redis
 from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog, Publication, SearchDocument
-from app.services import attempts, bulk, fanout, publishing, subscriptions
+from app.services import attempts, bulk, fanout, outbox, publishing, subscriptions
 from app.services.dispatcher import Dispatcher
 from tests.receiver import Reply
 from tests.support import wait_until
@@ -36,6 +36,7 @@ def test_publishes_share_one_dispatch_job_that_fans_them_all_out(ctx, receiver, 
     subscriptions.create("example.event", receiver.route("/b"), "t")
     for n in range(5):
         publishing.publish("example.event", {"n": n})
+    assert outbox.flush(ctx)  # the relay thread pushes the ids to Redis
     assert Queue(queues.TRIGGER_QUEUE, connection=get_redis()).count == 1
     assert queues.pending_publications() == 5
     jobs()

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Publication
+from app.services import outbox
 
 PATH = "/rest/V1/async_events/publish"
 
@@ -21,6 +22,7 @@ def test_publish_accepts_and_queues(api, redis_conn):
     response = api.call("POST", PATH, api.token("publish"), json=body)
     assert response.status_code == 202
     assert response.json == {"id": 1, "event_name": "example.event", "status": "pending"}
+    assert outbox.flush(api.app)  # the relay thread pushes the id to Redis
     assert redis_conn.llen("rq:queue:event.trigger") == 1
 
 
@@ -30,6 +32,7 @@ def test_idempotency_key_returns_the_first_result_and_publishes_once(api, redis_
     first = api.call("POST", PATH, token, json={"event_name": "example.event"}, headers=headers)
     again = api.call("POST", PATH, token, json={"event_name": "example.event"}, headers=headers)
     assert first.status_code == again.status_code == 202 and first.json == again.json
+    assert outbox.flush(api.app)
     assert publications(api.app) == 1 and redis_conn.llen("rq:queue:event.trigger") == 1
     other = api.call(
         "POST",

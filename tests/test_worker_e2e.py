@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ChainState, DeadLetter, Delivery, DeliveryLog
-from app.services import publishing, settings, subscriptions
+from app.services import outbox, publishing, settings, subscriptions
 from tests.receiver import Reply
 from tests.support import wait_until
 
@@ -92,6 +92,7 @@ def test_redis_flushed_between_publish_and_delivery_loses_nothing(
 ):
     subscriptions.create("example.event", receiver.route("/after"), "t")
     publishing.publish("example.event", {"id": 3})
+    assert outbox.flush(ctx)
     assert redis_conn.dbsize() > 0
     redis_conn.flushdb()  # the trigger job is gone; the publication is still in the database
     worker.start()

@@ -29,4 +29,6 @@ def configure(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: exec_driver_sql would double the cost of a short
+        # transaction such as a publish, for a statement with no result to handle.
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")

@@ -110,9 +110,11 @@ def _walk(path: str, value: Any, keywords: Values, numbers: Values) -> None:
 # String leaf -> (keyword, number). Payloads repeat most strings (event names,
 # statuses, "1.0"...), so this per-process cache skips most lower()/float() work.
 # Two generations: a full one becomes the old one, so repeated strings survive.
+# Kept small: unique strings (every log's uuid) churn through it, and 100,000
+# entries a generation grew a worker by ~60 MB over a soak for no extra hits.
 _STRINGS: dict[str, tuple[str | None, float | None]] = {}
 _OLDER: dict[str, tuple[str | None, float | None]] = {}
-_STRINGS_LIMIT = 100_000
+_STRINGS_LIMIT = 10_000
 
 
 def _string_leaf(value: str) -> tuple[str | None, float | None]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
+Executor = Session | Connection  # a session, or a connection of one's own (the outbox's)
 
-def allocate_ids(session: Session, table: Table, count: int) -> list[int] | None:
+
+def allocate_ids(session: Executor, table: Table, count: int) -> list[int] | None:
     """``count`` fresh primary keys of ``table``, inside the caller's transaction.
 
     PostgreSQL: from the column's sequence. SQLite: after the current maximum, which
@@ -23,7 +25,8 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int] | None
     database: None, and the caller lets the database number the rows.
     """
     (key,) = table.primary_key.columns
-    dialect = session.get_bind().dialect.name
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    dialect = bind.dialect.name
     if dialect == "postgresql":
         query = text(
             "SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :n)"
@@ -36,7 +39,7 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int] | None
     return None
 
 
-def insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+def insert_with_ids(session: Executor, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert ``rows`` (column -> value) with fresh ids set on them; return the ids in order."""
     if not rows:
         return []

@@ -1,4 +1,4 @@
-"""Publishing: record the event durably, then queue its fan-out."""
+"""Publishing: validate the event, commit it, then relay its id to the fan-out."""
 
 from __future__ import annotations
 
@@ -8,59 +8,48 @@ from typing import Any
 
 from flask import current_app
 
-from app import queues
 from app.events import get_registry
 from app.extensions import db
 from app.models import Publication, PublicationState
 from app.models.types import utcnow
-from app.services import bulk
+from app.services import bulk, outbox
 
 
 class PublishError(ValueError):
     """The event cannot be published as asked (unknown event, bad arguments)."""
 
 
+MAX_STORE_ID = 65535  # Magento's store ids are unsigned smallints
+
+
 def publish(event_name: str, args: dict[str, Any], store_id: int = 0) -> int:
     """Publish ``event_name`` with ``args`` for ``store_id`` (0: every store); return its id.
 
-    The publication is committed to the database before anything touches Redis,
-    so an unreachable Redis delays delivery but never loses the event: the sweep
-    queues it once Redis answers again.
+    Returns once the publication is committed, so an unreachable Redis delays
+    delivery but never loses the event: its id is pushed to Redis in the
+    background (``app.services.outbox``), and the sweep queues it if that fails.
     """
-    publication = create_publication(event_name, args, store_id)
-    queues.enqueue_publications([publication.id], current_app.config["DELIVERY_JOB_TIMEOUT"])
-    return publication.id
+    return _store([_row(event_name, args, store_id)])[0]
 
 
 def publish_many(events: Iterable[tuple[str, dict[str, Any], int]]) -> list[int]:
     """Publish ``(event_name, args, store_id)`` triples in one transaction; return their ids.
 
-    For publishers with many events at once: one commit and one Redis round trip for
-    the lot, instead of one each. All or nothing: a bad event raises PublishError
-    before anything is stored.
+    For publishers with many events at once: one commit for the lot. All or
+    nothing: a bad event raises PublishError before anything is stored.
     """
-    now = utcnow()
-    rows = [
-        {
-            "event_name": name,
-            "arguments": _arguments(name, args, store_id),
-            "store_id": store_id,
-            "state": PublicationState.PENDING,
-            "chain_count": 0,
-            "created": now,
-        }
-        for name, args, store_id in events
-    ]
-    ids = bulk.insert_with_ids(db.session, Publication.__table__, rows)
-    db.session.commit()
-    queues.enqueue_publications(ids, current_app.config["DELIVERY_JOB_TIMEOUT"])
-    return ids
+    rows = [_row(name, args, store_id) for name, args, store_id in events]
+    return _store(rows) if rows else []
 
 
 def create_publication(
     event_name: str, args: dict[str, Any], store_id: int = 0, idempotency_key: str | None = None
 ) -> Publication:
-    """Validate and store a publication without queueing it."""
+    """Validate and store a publication through the session; the caller relays its id.
+
+    For the REST route's Idempotency-Key: a unique key that loses a race must fail
+    this request alone, so it is not put in a group commit with other publishers.
+    """
     publication = Publication(
         event_name=event_name,
         arguments=_arguments(event_name, args, store_id),
@@ -72,6 +61,38 @@ def create_publication(
     return publication
 
 
+def relay(publication_ids: list[int]) -> None:
+    """Push committed publications' ids to Redis in the background (see ``outbox.Relay``)."""
+    outbox.get(current_app._get_current_object(), db.engine).relay.send(publication_ids)
+
+
+def _store(rows: list[dict[str, Any]]) -> list[int]:
+    """Commit validated rows and relay their ids.
+
+    Normally through the outbox's own connection. If the caller's session has a
+    transaction open, the rows are committed with it instead, as part of it: on
+    SQLite that transaction holds the write lock, which the outbox would wait for.
+    """
+    if not db.session().in_transaction():
+        return outbox.get(current_app._get_current_object(), db.engine).store(rows)
+    ids = bulk.insert_with_ids(db.session, Publication.__table__, rows)
+    db.session.commit()
+    relay(ids)
+    return ids
+
+
+def _row(event_name: str, args: dict[str, Any], store_id: int) -> dict[str, Any]:
+    """A pending publication's columns, once the event, arguments and store are valid."""
+    return {
+        "event_name": event_name,
+        "arguments": _arguments(event_name, args, store_id),
+        "store_id": store_id,
+        "state": PublicationState.PENDING,
+        "chain_count": 0,
+        "created": utcnow(),
+    }
+
+
 def _arguments(event_name: str, args: dict[str, Any], store_id: int) -> str:
     """The arguments as JSON, once the event, arguments and store are known to be valid."""
     if event_name not in get_registry():
@@ -79,8 +100,9 @@ def _arguments(event_name: str, args: dict[str, Any], store_id: int) -> str:
         raise PublishError(f"unknown event {event_name!r}; known events: {known}")
     if not isinstance(args, dict):
         raise PublishError(f"arguments must be a JSON object, got {type(args).__name__}")
-    if isinstance(store_id, bool) or not isinstance(store_id, int) or store_id < 0:
-        raise PublishError(f"store_id must be a whole number >= 0, got {store_id!r}")
+    whole = isinstance(store_id, int) and not isinstance(store_id, bool)
+    if not whole or not 0 <= store_id <= MAX_STORE_ID:
+        raise PublishError(f"store_id must be a whole number, 0 to {MAX_STORE_ID}: {store_id!r}")
     try:
         return json.dumps(args, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
