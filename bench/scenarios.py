@@ -88,9 +88,14 @@ def soak(
 ) -> dict[str, object]:
     """Publish until ``deliveries`` arrived, keeping at most 20,000 in flight; RSS over time."""
     target = deliveries // fanout
-    published, started = 0, time.monotonic()
+    published, started, reported = 0, time.monotonic(), 0
     while published < target:
         received = receiver.stats("d")["count"]
+        if received >= reported + deliveries // 10:
+            reported = received - received % (deliveries // 10)
+            rss = sampler.series[-1][1] // 2**20 if sampler.series else 0
+            elapsed = time.monotonic() - started
+            print(f"soak: {received} delivered in {elapsed:.0f} s, worker RSS {rss} MB", flush=True)
         room = min(target - published, (20_000 - (published * fanout - received)) // fanout)
         if room <= 0:
             time.sleep(0.05)
