@@ -97,9 +97,11 @@ class Outbox:
         rows = [row for entry in group for row in entry.rows]
         try:
             ids = self._commit(rows)
-        except Exception as exc:
+        except BaseException as exc:  # even an interrupt must not leave a waiter unanswered
             for entry in group:
                 entry.error, entry.done = exc, True
+            if not isinstance(exc, Exception):
+                raise
             return
         start = 0
         for entry in group:
