@@ -90,10 +90,12 @@ def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]
 def _stall(bench: fixture.Bench) -> None:
     """One endpoint answering after 10 s among 10 healthy ones: the healthy rate's drop.
 
-    Two rounds of (without, with), fresh workers each time, averaged: one round is noisy.
+    Two rounds of each, fresh workers each time, averaged: one round is noisy. The
+    order is without, with, with, without, so a drift over the run (the database
+    growing, say) weighs on both sides alike instead of on the later rounds.
     """
     rates: dict[bool, list[float]] = {False: [], True: []}
-    for staller in (False, True, False, True):
+    for staller in (False, True, True, False):
         bench.receiver.reset()
         bench.set_staller(staller)
         workers = bench.fleet.start_workers(suspended=True)
