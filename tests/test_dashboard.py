@@ -83,9 +83,10 @@ def test_queue_depths_read_redis(ctx) -> None:
 
 
 def test_published_events_waiting_for_fan_out_count_as_trigger_work(ctx) -> None:
-    from app.services import publishing
+    from app.services import outbox, publishing
 
     publishing.publish_many([("example.event", {"id": i}, 0) for i in range(3)])
+    assert outbox.flush(ctx)
     assert len(get_queue(TRIGGER_QUEUE)) == 1  # one dispatch job wakes up for the lot
     assert dashboard.queue_depths()["trigger"] == 3 + 1
 
