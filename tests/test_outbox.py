@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from app import queues
 from app.extensions import db
 from app.models import Publication, Subscription
+from app.models.types import utcnow
 from app.services import outbox, publishing, subscriptions
 from tests.support import wait_until
 
@@ -109,3 +111,14 @@ def test_a_killed_connection_is_replaced_before_the_insert(ctx, backend):
     second = publishing.publish("example.event", {"n": 2})
     assert stored() == [first, second]
     assert db.session.scalar(select(func.count()).select_from(Publication)) == 2
+
+
+def test_a_row_written_on_the_driver_reads_back_through_the_orm(ctx):
+    before = utcnow()
+    pub_id = publishing.publish("example.event", {"first_name": "Zoë"}, store_id=3)
+    row = db.session.get(Publication, pub_id)
+    assert (row.event_name, row.store_id, row.state) == ("example.event", 3, "pending")
+    assert json.loads(row.arguments) == {"first_name": "Zoë"}
+    assert before <= row.created <= utcnow()  # SQLite keeps datetimes as text: same format
+    older = db.session.scalars(select(Publication.id).where(Publication.created < before)).all()
+    assert older == []

@@ -17,6 +17,7 @@ an outage, is still pending in the database, and the sweep queues it.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -24,11 +25,11 @@ import time
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Dialect, Engine, insert
 from sqlalchemy.exc import DBAPIError
 
 from app import queues
-from app.models import Publication
+from app.models import Publication, sqlite
 from app.services import bulk
 
 log = logging.getLogger(__name__)
@@ -118,21 +119,21 @@ class Outbox:
         """
         for retry in (True, False):
             conn = self._connection()
+            on_driver = len(rows) == 1  # see _insert
             try:
                 ids = _insert(conn, rows)
-            except DBAPIError as exc:
-                self._end(conn)
-                if retry and exc.connection_invalidated:
-                    log.info("outbox connection lost (%s); reconnecting", exc.orig)
+            except Exception as exc:
+                if self._end(conn, exc, on_driver) and retry:
+                    log.info("outbox connection lost (%s); reconnecting", exc)
                     continue
                 raise
-            except Exception:
-                self._end(conn)
-                raise
             try:
-                conn.commit()
-            except Exception:
-                self._end(conn)
+                if on_driver:
+                    conn.connection.dbapi_connection.commit()
+                else:
+                    conn.commit()
+            except Exception as exc:
+                self._end(conn, exc, on_driver)
                 raise
             return ids
         raise AssertionError("unreachable")  # pragma: no cover
@@ -142,13 +143,26 @@ class Outbox:
             self._conn = self.engine.connect()
         return self._conn
 
-    def _end(self, conn: Connection) -> None:
-        """Roll back after a failure (on SQLite, freeing the write lock), or drop the connection."""
-        try:
-            conn.rollback()
-        except Exception:
-            conn.invalidate()
-            self._conn = None
+    def _end(self, conn: Connection, exc: Exception, on_driver: bool) -> bool:
+        """After a failure: roll back (on SQLite, freeing the write lock); True if the
+        connection was lost, in which case it is dropped instead."""
+        driver = conn.connection.dbapi_connection
+        if isinstance(exc, DBAPIError):
+            lost = exc.connection_invalidated
+        else:
+            dialect = self.engine.dialect
+            lost = isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+                exc, driver, None
+            )
+        if not lost:
+            try:
+                driver.rollback() if on_driver else conn.rollback()
+                return False
+            except Exception:
+                pass  # no rollback: the connection goes
+        conn.invalidate()
+        self._conn = None
+        return lost
 
     def close(self, timeout: float = 5.0) -> None:
         """Relay what is left and stop the relay, then return the connection to the pool."""
@@ -161,14 +175,59 @@ class Outbox:
 
 
 _TABLE = Publication.__table__
-_INSERT_ONE = insert(_TABLE).returning(_TABLE.c.id)
+COLUMNS = ("event_name", "arguments", "store_id", "state", "chain_count", "created")
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """One row by ``INSERT ... RETURNING`` (one statement); more with allocated ids."""
+    """Insert without committing: one row on the driver, more with allocated ids.
+
+    The one-row insert runs outside SQLAlchemy's transaction, which never began, and
+    so it is committed or rolled back on the driver too.
+    """
     if len(rows) == 1:
-        return [conn.execute(_INSERT_ONE, rows[0]).scalar_one()]
+        return [_one_row(conn.dialect).insert(conn.connection.dbapi_connection, rows[0])]
     return bulk.insert_with_ids(conn, _TABLE, rows)
+
+
+class _OneRow:
+    """``INSERT ... RETURNING id`` of one publication, compiled once, run on the driver.
+
+    A publisher that commits event by event would otherwise pay SQLAlchemy's
+    execution, about 0.1 ms of Python a call and as much as SQLite's own insert and
+    commit. The statement's text and the columns' bind processors (SQLite's
+    datetime format, say) still come from SQLAlchemy.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        statement = insert(_TABLE).returning(_TABLE.c.id)
+        compiled = statement.compile(dialect=dialect, column_keys=list(COLUMNS))
+        self.sql = compiled.string
+        self.order = list(compiled.positiontup or []) if compiled.positional else None
+        self.processors = {
+            name: processor
+            for name in COLUMNS
+            if (processor := _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        }
+        self.sqlite = dialect.name == "sqlite"
+
+    def insert(self, driver: Any, row: dict[str, Any]) -> int:
+        values = {name: row[name] for name in COLUMNS}
+        for name, processor in self.processors.items():
+            values[name] = processor(values[name])
+        params = tuple(values[name] for name in self.order) if self.order else values
+        if self.sqlite:  # the driver is in autocommit mode here; take the write lock
+            sqlite.begin_immediate(driver)
+        cursor = driver.cursor()
+        try:
+            cursor.execute(self.sql, params)
+            return cursor.fetchone()[0]
+        finally:
+            cursor.close()
+
+
+@functools.lru_cache(maxsize=8)
+def _one_row(dialect: Dialect) -> _OneRow:
+    return _OneRow(dialect)
 
 
 class Relay:
