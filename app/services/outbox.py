@@ -146,17 +146,19 @@ class Outbox:
     def _end(self, conn: Connection, exc: Exception, on_driver: bool) -> bool:
         """After a failure: roll back (on SQLite, freeing the write lock); True if the
         connection was lost, in which case it is dropped instead."""
-        driver = conn.connection.dbapi_connection
-        if isinstance(exc, DBAPIError):
+        if isinstance(exc, DBAPIError):  # SQLAlchemy has already invalidated a lost one
             lost = exc.connection_invalidated
         else:
             dialect = self.engine.dialect
             lost = isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
-                exc, driver, None
+                exc, conn.connection.dbapi_connection, None
             )
         if not lost:
             try:
-                driver.rollback() if on_driver else conn.rollback()
+                if on_driver:
+                    conn.connection.dbapi_connection.rollback()
+                else:
+                    conn.rollback()
                 return False
             except Exception:
                 pass  # no rollback: the connection goes
