@@ -118,9 +118,12 @@ _STRINGS_LIMIT = 10_000
 
 
 def _string_leaf(value: str) -> tuple[str | None, float | None]:
-    """A string's keyword (None if too long to index) and number (None if it spells none)."""
+    """A string's keyword (None if too long to index) and number (None if it spells none).
+
+    Called on a miss in ``_STRINGS``, which the callers look in first (inline, for speed).
+    """
     global _STRINGS, _OLDER
-    found = _STRINGS.get(value) or _OLDER.get(value)
+    found = _OLDER.get(value)
     if found is None:
         keyword = storable(value.lower()) if keyword_fits(value) else None
         number = as_number(value)

@@ -45,11 +45,11 @@ def insert_with_ids(session: Executor, table: Table, rows: list[dict[str, Any]])
         return []
     (key,) = table.primary_key.columns
     ids = allocate_ids(session, table, len(rows))
-    numbered_by_database = ids is None
     if ids is None:  # slower but portable: one INSERT per row, keeping the id it reports
-        ids = [session.execute(insert(table).values(row)).inserted_primary_key[0] for row in rows]
+        for row in rows:
+            row[key.name] = session.execute(insert(table).values(row)).inserted_primary_key[0]
+        return [row[key.name] for row in rows]
     for row, new_id in zip(rows, ids, strict=True):
         row[key.name] = new_id
-    if not numbered_by_database:
-        session.execute(insert(table), rows)
+    session.execute(insert(table), rows)
     return ids

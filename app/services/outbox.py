@@ -305,10 +305,10 @@ _lock = threading.Lock()
 def get(app: Flask, engine: Engine) -> Outbox:
     """This process's outbox for ``app``, made on first use (and again in a forked child)."""
     with _lock:
-        pid, outbox = app.extensions.get("outbox", (None, None))
-        if outbox is None or pid != os.getpid():
-            if outbox is not None:  # inherited: never use, close or collect its connection
-                _INHERITED.append(outbox)
+        outbox = _made_here(app)
+        if outbox is None:
+            if "outbox" in app.extensions:  # inherited: never use, close or collect it
+                _INHERITED.append(app.extensions["outbox"][1])
             outbox = Outbox(app, engine)
             app.extensions["outbox"] = (os.getpid(), outbox)
         return outbox
@@ -316,12 +316,19 @@ def get(app: Flask, engine: Engine) -> Outbox:
 
 def close(app: Flask) -> None:
     """End this process's outbox for ``app``, if it made one: at shutdown, and between tests."""
-    pid, outbox = app.extensions.pop("outbox", (None, None))
-    if outbox is not None and pid == os.getpid():
+    outbox = _made_here(app)
+    app.extensions.pop("outbox", None)
+    if outbox is not None:
         outbox.close()
 
 
 def flush(app: Flask, timeout: float = 5.0) -> bool:
     """Wait until this process's published ids have been pushed to Redis; False on timeout."""
+    outbox = _made_here(app)
+    return outbox is None or outbox.relay.flush(timeout)
+
+
+def _made_here(app: Flask) -> Outbox | None:
+    """``app``'s outbox if this process made it; None if none was made, or a parent made it."""
     pid, outbox = app.extensions.get("outbox", (None, None))
-    return outbox is None or pid != os.getpid() or outbox.relay.flush(timeout)
+    return outbox if pid == os.getpid() else None

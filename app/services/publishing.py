@@ -63,7 +63,7 @@ def create_publication(
 
 def relay(publication_ids: list[int]) -> None:
     """Push committed publications' ids to Redis in the background (see ``outbox.Relay``)."""
-    outbox.get(current_app._get_current_object(), db.engine).relay.send(publication_ids)
+    _outbox().relay.send(publication_ids)
 
 
 def _store(rows: list[dict[str, Any]]) -> list[int]:
@@ -74,11 +74,15 @@ def _store(rows: list[dict[str, Any]]) -> list[int]:
     SQLite that transaction holds the write lock, which the outbox would wait for.
     """
     if not db.session().in_transaction():
-        return outbox.get(current_app._get_current_object(), db.engine).store(rows)
+        return _outbox().store(rows)
     ids = bulk.insert_with_ids(db.session, Publication.__table__, rows)
     db.session.commit()
     relay(ids)
     return ids
+
+
+def _outbox() -> outbox.Outbox:
+    return outbox.get(current_app._get_current_object(), db.engine)
 
 
 def _row(event_name: str, args: dict[str, Any], store_id: int) -> dict[str, Any]:

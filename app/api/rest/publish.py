@@ -60,34 +60,36 @@ def register(api: RestApi) -> None:
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 255:
             raise ApiError(400, "Idempotency-Key is longer than 255 characters")
-        if key is None:
-            return _publish(body), 202
-        earlier = _earlier(key)
-        if earlier is not None:
-            return _accepted(earlier), 202
         try:
-            publication = publishing.create_publication(
-                body.event_name, body.arguments, body.store_id, idempotency_key=key
-            )
+            return _publish(body, key), 202
         except publishing.PublishError as exc:
             raise ApiError(422, str(exc)) from None
-        except IntegrityError:  # the same key raced in from another request
-            db.session.rollback()
-            return _accepted(_earlier(key)), 202  # type: ignore[arg-type]
-        publishing.relay([publication.id])
-        return _accepted(publication), 202
 
 
-def _publish(body: PublishRequest) -> PublishAccepted:
-    """Publish without a key, through the outbox's group commit with other requests."""
-    db.session.commit()  # end the token lookup's transaction, which on SQLite holds the lock
-    try:
+def _publish(body: PublishRequest, key: str | None) -> PublishAccepted:
+    """Publish, or find the publication an earlier request made with the same key.
+
+    Without a key, through the outbox's group commit with other requests. With one,
+    through the session, so that a key raced in by another request fails only this one.
+    """
+    if key is None:
+        db.session.commit()  # end the token lookup's transaction: on SQLite it holds the lock
         publication_id = publishing.publish(body.event_name, body.arguments, body.store_id)
-    except publishing.PublishError as exc:
-        raise ApiError(422, str(exc)) from None
-    return PublishAccepted(
-        id=publication_id, event_name=body.event_name, status=PublicationState.PENDING
-    )
+        return PublishAccepted(
+            id=publication_id, event_name=body.event_name, status=PublicationState.PENDING
+        )
+    earlier = _earlier(key)
+    if earlier is not None:
+        return _accepted(earlier)
+    try:
+        publication = publishing.create_publication(
+            body.event_name, body.arguments, body.store_id, idempotency_key=key
+        )
+    except IntegrityError:  # the same key raced in from another request
+        db.session.rollback()
+        return _accepted(_earlier(key))  # type: ignore[arg-type]
+    publishing.relay([publication.id])
+    return _accepted(publication)
 
 
 def _earlier(key: str | None) -> Publication | None:
