@@ -20,11 +20,28 @@ TRIGGER_JOB = "jobs.delivery.trigger_publication"
 DISPATCH_JOB = "jobs.delivery.dispatch_publications"
 ATTEMPT_JOB = "jobs.delivery.attempt_delivery"
 
-# Published ids wait in this list; one dispatch job at a time is queued to drain it
-# (WAKE_FLAG says one is queued), so a burst of publishes costs one Redis round trip each.
+# Published ids wait in this list. Long-running workers pop it themselves, with a
+# feeder thread (app.services.feeder) that blocks on it; while any feeder is alive
+# (FEEDERS_KEY, refreshed every FEEDER_BEAT s) a publish costs one Redis round trip
+# and nothing else. Without one (burst workers, tests), one dispatch job at a time is
+# queued to drain the list; WAKE_FLAG says one is queued.
 PENDING_LIST = "async_events:publications"
 WAKE_FLAG = "async_events:publications:wake"
 WAKE_TTL = 10  # s: a wake-up lost with its job is re-sent this much later at the latest
+DISPATCH_BATCH = 200  # publications fanned out at most at once, by a feeder or a job
+FEEDERS_KEY = "async_events:publications:feeders"
+FEEDER_BEAT = 1  # s: how long a feeder blocks on the list between heartbeats
+FEEDER_TTL = 5  # s: a feeder silent this long counts as gone; jobs wake up again
+
+# Append the ids; set the wake flag, unless a feeder is alive or the flag is set already.
+# Returns 1 when the caller must queue a dispatch job.
+_PUSH = """
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[1]) then return 1 end
+return 0
+"""
+_PUSH_CHUNK = 1000  # ids per script call: Lua's unpack has a stack limit
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +66,24 @@ def enqueue_trigger(publication_id: int, timeout: int = 300) -> bool:
 
 
 def enqueue_publications(publication_ids: list[int], timeout: int = 300) -> bool:
-    """Hand committed publications to the dispatch job; False if Redis is unreachable.
+    """Hand committed publications to the workers; False if Redis is unreachable.
 
-    One pipelined round trip appends the ids and sets the wake flag; only the publish
-    that sets the flag queues a dispatch job. The list is only a wake-up: the
-    publication row stays pending until fanned out, and the sweep finds it if Redis
-    loses the id.
+    One round trip (a script) appends the ids; a feeder pops them at once. With no
+    feeder alive, the publish that sets the wake flag also queues a dispatch job. The
+    list is only a wake-up: the publication row stays pending until fanned out, and
+    the sweep finds it if Redis loses the id.
     """
     if not publication_ids:
         return True
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        pipe.rpush(PENDING_LIST, *publication_ids)
-        pipe.set(WAKE_FLAG, 1, nx=True, ex=WAKE_TTL)
-        if pipe.execute()[1]:
+        redis = get_redis()
+        push = redis.register_script(_PUSH)
+        wake = False
+        for first in range(0, len(publication_ids), _PUSH_CHUNK):
+            chunk = publication_ids[first : first + _PUSH_CHUNK]
+            keys = [PENDING_LIST, WAKE_FLAG, FEEDERS_KEY]
+            wake = push(keys=keys, args=[WAKE_TTL, *chunk], client=redis) == 1 or wake
+        if wake:
             return _queue_dispatch(timeout)
     except RedisError as exc:
         log.warning(
@@ -100,6 +121,35 @@ def take_publications(limit: int, timeout: int = 300) -> list[int]:
     if left and redis.set(WAKE_FLAG, 1, nx=True, ex=WAKE_TTL):
         _queue_dispatch(timeout)
     return [int(i) for i in ids or []]
+
+
+def wait_publications(limit: int) -> list[int]:
+    """For a feeder: up to ``limit`` published ids, blocking up to FEEDER_BEAT s for one.
+
+    Marks a feeder alive in the same round trip, so publishes stop queuing dispatch
+    jobs. An id pushed to an empty list wakes the blocked feeder at once.
+    """
+    redis = get_redis()
+    pipe = redis.pipeline(transaction=False)
+    pipe.set(FEEDERS_KEY, 1, ex=FEEDER_TTL)
+    pipe.lpop(PENDING_LIST, limit)
+    ids = pipe.execute()[1]
+    if not ids:
+        first = redis.blpop([PENDING_LIST], timeout=FEEDER_BEAT)
+        ids = [first[1]] if first else []
+    return [int(i) for i in ids]
+
+
+def feeder_gone(timeout: int = 300) -> None:
+    """A feeder stops: ids it leaves behind get a dispatch job, if no other feeder is alive.
+
+    The heartbeat key is dropped, so publishes queue dispatch jobs again until another
+    feeder beats (at most FEEDER_BEAT s later).
+    """
+    redis = get_redis()
+    redis.delete(FEEDERS_KEY)
+    if redis.llen(PENDING_LIST) and redis.set(WAKE_FLAG, 1, nx=True, ex=WAKE_TTL):
+        _queue_dispatch(timeout)
 
 
 def pending_publications() -> int:

@@ -13,6 +13,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from app.services import dispatcher
+from app.services.feeder import Feeder
 
 # RQ's scheduler polls once a second; retries are due on whole seconds (see
 # app.queues), so polling 5 times a second keeps a 1 s backoff close to 1 s.
@@ -46,21 +47,33 @@ class AppWorker(SimpleWorker):
     def __init__(self, queues: Sequence[Queue], app: Flask, **kwargs: Any) -> None:
         super().__init__(queues, **kwargs)
         self.app = app
+        self.feeder: Feeder | None = None
 
     def work(self, burst: bool = False, **kwargs: Any) -> bool:
-        """RQ's work loop; outside burst mode, jobs hand their sends to a dispatcher.
+        """RQ's work loop; outside burst mode, a feeder and jobs hand sends to a dispatcher.
 
-        A burst worker (tests, ``--burst``) sends and records inside each job instead,
-        so that everything is recorded when it returns. A stopping worker finishes the
-        sends under way and records them before it exits.
+        A burst worker (tests, ``--burst``) has neither: it sends and records inside
+        each job, so that everything is recorded when it returns. A stopping worker
+        stops its feeder, finishes the sends under way and records them before it exits.
         """
         if burst:
             return super().work(burst=True, **kwargs)
         dispatcher.enable(self.app)
+        self.feeder = Feeder(self.app)
         try:
             return super().work(burst=False, **kwargs)
         finally:
+            self.feeder.stop(timeout=self.app.config["DELIVERY_JOB_TIMEOUT"])
             dispatcher.close(self.app)
+
+    def dequeue_job_and_maintain_ttl(self, *args: Any, **kwargs: Any) -> Any:
+        """RQ's dequeue; the first call of a long-running worker starts its feeder.
+
+        That is after RQ has forked its scheduler, so no child inherits the thread.
+        """
+        if self.feeder is not None and self.feeder.ident is None:
+            self.feeder.start()
+        return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run ``job`` inside the app context."""

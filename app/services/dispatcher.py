@@ -18,8 +18,10 @@ import time
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Flask
+from flask import Flask, current_app
 
+from app.models import Delivery
+from app.services import attempts as attempts_service
 from app.services.attempts import Attempt, send
 from app.services.recorder import Recorder
 
@@ -142,6 +144,23 @@ def current(app: Flask) -> Dispatcher | None:
                 config["DELIVERY_LEASE_SECONDS"],
             )
         return app.extensions["dispatcher"]
+
+
+def deliver(chains: list[Delivery]) -> None:
+    """Send leased chains: through the process's dispatcher if it has one, else right here.
+
+    In a long-running worker this returns once the attempts are handed over, and they
+    are recorded as they land. Elsewhere (burst workers, tests, the CLI) the attempts
+    are sent and recorded before this returns.
+    """
+    ready = attempts_service.prepare(chains)  # commits the fan-out's transaction too
+    if not ready:
+        return
+    running = current(current_app._get_current_object())
+    if running is not None:
+        running.submit(ready)
+    else:
+        attempts_service.run(ready)
 
 
 def close(app: Flask) -> None:

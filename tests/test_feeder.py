@@ -1,0 +1,91 @@
+"""The worker's feeder: publications reach it without RQ jobs, and nothing is stranded."""
+
+from __future__ import annotations
+
+from rq import Queue
+from sqlalchemy import select
+
+from app import queues
+from app.broker import get_redis
+from app.extensions import db
+from app.models import Publication
+from app.services import outbox, publishing, subscriptions
+from app.services.feeder import Feeder
+from tests.support import wait_until
+
+
+def dispatch_jobs() -> int:
+    return Queue(queues.TRIGGER_QUEUE, connection=get_redis()).count
+
+
+def test_publishes_queue_no_dispatch_job_while_a_feeder_is_alive(ctx):
+    get_redis().set(queues.FEEDERS_KEY, 1, ex=queues.FEEDER_TTL)
+    publishing.publish("example.event", {"n": 1})
+    assert outbox.flush(ctx)
+    assert dispatch_jobs() == 0 and queues.pending_publications() == 1
+    get_redis().delete(queues.FEEDERS_KEY)  # the feeder is gone: jobs wake up again
+    publishing.publish("example.event", {"n": 2})
+    assert outbox.flush(ctx)
+    assert dispatch_jobs() == 1 and queues.pending_publications() == 2
+
+
+def test_a_feeder_delivers_what_is_published_and_marks_itself_alive(ctx, receiver):
+    subscriptions.create("example.event", receiver.route("/a"), "t")
+    subscriptions.create("example.event", receiver.route("/b"), "t")
+    feeder = Feeder(ctx)
+    feeder.start()
+    try:
+        wait_until(lambda: get_redis().exists(queues.FEEDERS_KEY), timeout=5)
+        for n in range(3):
+            publishing.publish("example.event", {"n": n})
+        assert outbox.flush(ctx)
+        got = receiver.wait_for(6)
+    finally:
+        feeder.stop(timeout=10)
+    assert sorted(r.json()["data"]["n"] for r in got) == [0, 0, 1, 1, 2, 2]
+    assert dispatch_jobs() == 0
+    states = db.session.scalars(select(Publication.state)).all()
+    assert states == ["dispatched"] * 3
+    assert not get_redis().exists(queues.FEEDERS_KEY)  # a stopped feeder says so
+
+
+def test_a_stopping_feeder_hands_what_is_left_to_a_dispatch_job(ctx):
+    get_redis().set(queues.FEEDERS_KEY, 1, ex=queues.FEEDER_TTL)
+    publishing.publish("example.event", {"n": 1})
+    assert outbox.flush(ctx) and dispatch_jobs() == 0
+    queues.feeder_gone()
+    assert dispatch_jobs() == 1 and not get_redis().exists(queues.FEEDERS_KEY)
+    queues.feeder_gone()  # the wake flag is set: no second job for the same list
+    assert dispatch_jobs() == 1
+
+
+def test_a_feeder_survives_a_failed_round(ctx, receiver, monkeypatch):
+    from app.services import fanout
+
+    subscriptions.create("example.event", receiver.route("/a"), "t")
+    real = fanout.fan_out_many
+    calls = []
+
+    def flaky(ids):
+        calls.append(ids)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return real(ids)
+
+    monkeypatch.setattr(fanout, "fan_out_many", flaky)
+    monkeypatch.setattr("app.services.feeder.PAUSE", 0.05)
+    feeder = Feeder(ctx)
+    feeder.start()
+    try:
+        publishing.publish("example.event", {"n": 1})
+        assert outbox.flush(ctx)
+        wait_until(lambda: calls, timeout=5)
+        publishing.publish("example.event", {"n": 2})
+        assert outbox.flush(ctx)
+        got = receiver.wait_for(1)
+    finally:
+        feeder.stop(timeout=10)
+    assert [r.json()["data"]["n"] for r in got] == [2]
+    # the first publication is still pending: the sweep hands it out again
+    pending = db.session.scalars(select(Publication.state).order_by(Publication.id)).all()
+    assert pending == ["pending", "dispatched"]
