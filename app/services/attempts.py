@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import ChainState, Delivery, Subscription
 from app.models.types import utcnow
 from app.services import settings
+from app.services.fanout import NewChain
 from app.services.subscriptions import signing_tokens
 from app.sinks import DeliveryRequest, Envelope, Outcome, Sink, get_sink, sink_names
 
@@ -57,12 +58,12 @@ def lease(delivery_id: int, attempts: int) -> bool:
     return taken.rowcount == 1
 
 
-def prepare(chains: Iterable[Delivery]) -> list[Attempt]:
+def prepare(chains: Iterable[Delivery | NewChain]) -> list[Attempt]:
     """Build the attempts of leased chains; a chain whose subscription is disabled ends quietly.
 
-    The chains may be transient (fan-out builds them from its insert): only their
-    columns are read, and cancellations are written with UPDATE statements. Commits,
-    and so also ends the fan-out's transaction, chains or none.
+    The chains may be rows or the fan-out's NewChain: only their columns are read,
+    and cancellations are written with UPDATE statements. Commits, and so also ends
+    the fan-out's transaction, chains or none.
     """
     chains = list(chains)
     if not chains:

@@ -23,6 +23,7 @@ from flask import Flask, current_app
 from app.models import Delivery
 from app.services import attempts as attempts_service
 from app.services.attempts import Attempt, send
+from app.services.fanout import NewChain
 from app.services.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def current(app: Flask) -> Dispatcher | None:
         return app.extensions["dispatcher"]
 
 
-def deliver(chains: list[Delivery]) -> None:
+def deliver(chains: list[Delivery] | list[NewChain]) -> None:
     """Send leased chains: through the process's dispatcher if it has one, else right here.
 
     In a long-running worker this returns once the attempts are handed over, and they
