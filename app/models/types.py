@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,17 @@ def init_app(app: Flask) -> None:
     app.extensions["token_cipher"] = cipher
 
 
+@functools.lru_cache(maxsize=4096)
+def _decrypt(cipher: MultiFernet, token: str) -> str:
+    """Decrypt a stored token, once per process and cipher.
+
+    Workers load the same subscriptions round after round, and decrypting them was 5%
+    of their GIL time. A Fernet token differs at every encryption, so a changed token
+    is a new entry here, never a stale one.
+    """
+    return cipher.decrypt(token.encode()).decode()
+
+
 class EncryptedText(TypeDecorator[str]):
     """Text encrypted with Fernet (MultiFernet: the first key encrypts, any key decrypts).
 
@@ -52,7 +64,7 @@ class EncryptedText(TypeDecorator[str]):
             return None
         cipher: MultiFernet = current_app.extensions["token_cipher"]
         try:
-            return cipher.decrypt(value.encode()).decode()
+            return _decrypt(cipher, value)
         except InvalidToken:
             raise ValueError(
                 "a verification token cannot be decrypted: TOKEN_ENCRYPTION_KEYS "

@@ -70,7 +70,8 @@ def prepare(chains: Iterable[Delivery | NewChain]) -> list[Attempt]:
         db.session.commit()
         return []
     legacy = settings.get("legacy_payload")
-    subs = _subscriptions({chain.subscription_id for chain in chains})
+    subs = {c.subscription_id: c.subscription for c in chains if isinstance(c, NewChain)}
+    subs |= _subscriptions({chain.subscription_id for chain in chains} - subs.keys())
     ready: list[Attempt] = []
     cancelled: list[int] = []
     for chain in chains:
@@ -100,12 +101,14 @@ def prepare(chains: Iterable[Delivery | NewChain]) -> list[Attempt]:
 
 
 def _subscriptions(ids: set[int]) -> dict[int, Subscription]:
-    """The subscriptions of a batch of chains, in one query.
+    """The subscriptions of a batch of chains, in one query (none for no ids).
 
     Not ``session.get`` one by one: the session holds the fan-out's subscriptions
     only weakly, so by now they are usually gone, and each get was a query of its
     own. For a publication at a time, that was a query per delivery.
     """
+    if not ids:
+        return {}
     found = db.session.scalars(select(Subscription).where(Subscription.subscription_id.in_(ids)))
     return {sub.subscription_id: sub for sub in found}
 

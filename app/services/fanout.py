@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 class NewChain:
     """A chain the fan-out just inserted: the columns ``attempts.prepare`` reads.
 
-    Not a Delivery instance: building those cost a tenth of a worker's GIL time.
+    Not a Delivery instance: building those cost a tenth of a worker's GIL time. It
+    carries the subscription the fan-out loaded, so prepare need not load it again.
     """
 
     id: int
@@ -34,6 +35,7 @@ class NewChain:
     event_name: str
     store_id: int
     payload: str
+    subscription: Subscription
     attempts: int = 0
 
 
@@ -95,10 +97,16 @@ def _open_chains(resolved: list[tuple[Publication, str]]) -> list[NewChain]:
             audiences[key] = matching_subscriptions(*key)
     counts = {p.id: len(audiences[(p.event_name, p.store_id)]) for p, _ in resolved}
     claimed = _claim(counts, now)
+    targets = [
+        (publication, payload, sub)
+        for publication, payload in resolved
+        if publication.id in claimed
+        for sub in audiences[(publication.event_name, publication.store_id)]
+    ]
     rows: list[dict[str, Any]] = [
         {
             "uuid": str(uuid.uuid4()),
-            "subscription_id": s.subscription_id,
+            "subscription_id": sub.subscription_id,
             "event_name": publication.event_name,
             "store_id": publication.store_id,
             "payload": payload,
@@ -111,21 +119,20 @@ def _open_chains(resolved: list[tuple[Publication, str]]) -> list[NewChain]:
             "created": now,
             "updated": now,
         }
-        for publication, payload in resolved
-        if publication.id in claimed
-        for s in audiences[(publication.event_name, publication.store_id)]
+        for publication, payload, sub in targets
     ]
     bulk.insert_with_ids(db.session, Delivery.__table__, rows)
     return [
         NewChain(
-            id=r["id"],
-            uuid=r["uuid"],
-            subscription_id=r["subscription_id"],
-            event_name=r["event_name"],
-            store_id=r["store_id"],
-            payload=r["payload"],
+            id=row["id"],
+            uuid=row["uuid"],
+            subscription_id=sub.subscription_id,
+            event_name=publication.event_name,
+            store_id=publication.store_id,
+            payload=payload,
+            subscription=sub,
         )
-        for r in rows
+        for row, (publication, payload, sub) in zip(rows, targets, strict=True)
     ]
 
 
