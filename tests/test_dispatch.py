@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -111,3 +112,27 @@ def test_attempts_that_wait_past_half_their_lease_go_back(ctx, receiver):
     assert [(c.attempts, c.locked_until is None) for c in rows] == [(1, True), (0, True), (0, True)]
     assert count(DeliveryLog) == 1
     dispatcher.close()
+
+
+def test_recorded_attempts_are_indexed_as_their_stored_log_rows_read(ctx, receiver, jobs):
+    """The recorder builds search documents from the attempts, not from the rows it
+    wrote; what it indexes must be exactly what the stored rows index as."""
+    from app.search.indexing import documents_for
+    from app.search.sql_leaves import flatten
+    from app.search.sql_values import leaves_json
+
+    subscriptions.create("example.event", receiver.route("/ok"), "t")
+    subscriptions.create("example.event", receiver.route("/bad", *[Reply(500)] * 3), "t")
+    publishing.publish_many(("example.event", {"n": n, "text": "héllo"}, 0) for n in range(3))
+    jobs()
+    receiver.wait_for(6)
+    logs = db.session.scalars(select(DeliveryLog).order_by(DeliveryLog.log_id)).all()
+    stored = dict(db.session.execute(select(SearchDocument.log_id, SearchDocument.leaves)).all())
+    assert len(logs) == 6 and {log.success for log in logs} == {True, False}
+    for doc in documents_for(logs):
+        leaves = stored[doc.log_id]  # JSON text on SQLite, JSONB (decoded) on PostgreSQL
+        assert _json(leaves) == json.loads(leaves_json(*flatten(doc))), doc
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value

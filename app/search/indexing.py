@@ -16,7 +16,15 @@ from app.search.backend import LogDocument
 from app.search.documents import decode
 from app.search.registry import backends, get_backend, init_app
 
-__all__ = ["backends", "documents_for", "get_backend", "index_logs", "init_app"]
+__all__ = [
+    "CREATED_FORMAT",
+    "backends",
+    "documents_for",
+    "get_backend",
+    "index_documents",
+    "index_logs",
+    "init_app",
+]
 
 CREATED_FORMAT = "%Y-%m-%d %H:%M:%S"  # the contract's yyyy-MM-dd HH:mm:ss, UTC
 
@@ -57,3 +65,9 @@ def index_logs(rows: Sequence[DeliveryLog]) -> None:
     """Index flushed log rows in the current transaction, unless indexing is disabled."""
     if rows and indexing_enabled():
         get_backend().index(documents_for(rows))
+
+
+def index_documents(documents: Sequence[LogDocument], enabled: bool) -> None:
+    """Index documents a caller built itself, in the current transaction, if ``enabled``."""
+    if documents and enabled:
+        get_backend().index(documents)

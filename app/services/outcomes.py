@@ -33,10 +33,15 @@ def record(attempts: list[Attempt]) -> None:
     failures take the row-by-row path that schedules retries and dead letters.
     Maximum Deaths and the backoff cap are read from the database here, at each
     decision, so an operator's change applies to the very next failure.
+
+    The rows are built before the first query, which on SQLite takes the write lock:
+    the lock is held for the statements, not for the Python that prepares them.
     """
-    max_deaths = settings.get("max_deaths")
-    max_backoff = settings.get("max_backoff")
-    rows = logrows.insert(attempts)
+    rows = logrows.build(attempts)
+    max_deaths, max_backoff, indexed = settings.get_many(
+        "max_deaths", "max_backoff", "indexing_enabled"
+    )
+    logrows.insert(rows)
     retries: list[tuple[int, int, datetime]] = []
     delivered: dict[int, list[int]] = defaultdict(list)  # attempts before -> chain ids
     for attempt in attempts:
@@ -49,7 +54,8 @@ def record(attempts: list[Attempt]) -> None:
             retries.append((attempt.delivery_id, attempt.attempts_before + 1, due))
     for before, chain_ids in delivered.items():
         _deliver(before, chain_ids)
-    indexing.index_logs(rows)  # same transaction: searchable exactly when committed
+    # same transaction: searchable exactly when committed
+    indexing.index_documents(logrows.documents(rows, attempts), indexed)
     db.session.commit()
     timeout = current_app.config["DELIVERY_JOB_TIMEOUT"]
     for delivery_id, attempts_done, due in retries:

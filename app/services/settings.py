@@ -67,6 +67,14 @@ def get(key: str) -> Any:
     return spec.default if row is None else spec.parse(row.value)
 
 
+def get_many(*keys: str) -> list[Any]:
+    """The current values of several settings, in one query."""
+    specs = [_spec(key) for key in keys]
+    query = db.select(Setting.key, Setting.value).where(Setting.key.in_(keys))
+    stored = dict(db.session.execute(query).all())
+    return [s.parse(stored[s.key]) if s.key in stored else s.default for s in specs]
+
+
 def set(key: str, raw: Any) -> Any:
     """Validate and store a setting; takes effect at the next decision, no restart needed."""
     spec = _spec(key)
