@@ -295,3 +295,22 @@ for line in sys.stdin:
     ms = [round(lag * 1000, 1) for lag in lags]
     print("start after the holder's commit, ms:", ms)
     assert statistics.median(lags) < 0.015, ms
+
+
+def test_a_read_only_transaction_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    from sqlalchemy.orm import Session
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    sqlite.configure(engine)  # without begin_read_only, the reader would wait 30 s here
+    with Session(engine) as setup:
+        setup.execute(text("CREATE TABLE t (x INTEGER)"))
+        setup.execute(text("INSERT INTO t VALUES (1)"))
+        setup.commit()
+    with Session(engine) as writer, Session(engine) as reader:
+        writer.execute(text("INSERT INTO t VALUES (2)"))  # holds the write lock, uncommitted
+        sqlite.begin_read_only(reader)
+        started = time.monotonic()
+        assert reader.execute(text("SELECT x FROM t")).scalars().all() == [1]
+        assert time.monotonic() - started < 0.2  # neither queued nor in the busy handler
+        reader.commit()
+        writer.commit()

@@ -23,8 +23,10 @@ import weakref
 from typing import Any, Literal
 
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 
 LOCK_SUFFIX = "-writer.lock"
+READ_ONLY = "async_events_read_only"  # execution option set by begin_read_only
 
 
 class WriterConnection(sqlite3.Connection):
@@ -171,7 +173,22 @@ def configure(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        begin_immediate(conn.connection.dbapi_connection)
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.connection.dbapi_connection.execute("BEGIN DEFERRED")
+        else:
+            begin_immediate(conn.connection.dbapi_connection)
+
+
+def begin_read_only(session: Session) -> None:
+    """Begin the session's next transaction as one that only reads: no write lock on SQLite.
+
+    Only for a transaction that will not write: a deferred one that writes after
+    another process did can fail at once with "database is locked". With a
+    transaction already open this does nothing, and the reads share it. Any other
+    database ignores the option.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={READ_ONLY: True})
 
 
 def begin_immediate(driver: Any) -> None:

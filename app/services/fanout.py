@@ -14,7 +14,7 @@ from sqlalchemy import case, select, update
 
 from app.events import ResolveError, get_registry
 from app.extensions import db
-from app.models import ChainState, Delivery, Publication, PublicationState, Subscription
+from app.models import ChainState, Delivery, Publication, PublicationState, Subscription, sqlite
 from app.models.types import utcnow
 from app.services import bulk
 
@@ -67,6 +67,7 @@ def fan_out_many(publication_ids: list[int]) -> list[NewChain]:
     transaction is left open for the caller to commit: ``attempts.prepare`` does, so
     that on SQLite one job takes the write lock once, not twice.
     """
+    sqlite.begin_read_only(db.session())  # no write lock to wait for, only to read
     publications = db.session.scalars(
         select(Publication)
         .where(Publication.id.in_(publication_ids))
