@@ -153,7 +153,7 @@ def feeder_gone(timeout: int = 300) -> None:
 
 
 def pending_publications() -> int:
-    """How many published ids wait for a dispatch job (for the dashboard)."""
+    """How many published ids wait for a feeder or a dispatch job (for the dashboard)."""
     return int(get_redis().llen(PENDING_LIST))
 
 

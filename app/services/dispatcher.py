@@ -1,8 +1,9 @@
 """A worker's dispatcher: sends attempts concurrently, endpoint by endpoint.
 
-Inside a long-running worker, a job hands its leased attempts to the dispatcher and
-returns; sender threads carry them, and the recorder thread (``app.services.recorder``)
-stores the finished ones, as many as have landed, in one transaction. Each endpoint
+Inside a long-running worker, the feeder (``app.services.feeder``) or a job hands its
+leased attempts to the dispatcher and goes on; sender threads carry them, and the
+recorder thread (``app.services.recorder``) stores the finished ones, as many as have
+landed, in one transaction. Each endpoint
 (subscription) has at most ``per_endpoint`` attempts in flight, so one that stalls
 holds a few threads, not all of them; its other attempts wait here, and those that
 wait longer than half their lease are handed back to the database for the sweep. A

@@ -12,6 +12,10 @@ of the latency from publish to receipt. RQ jobs still carry retries, replays and
 sweep, and a worker without a feeder (``--burst``, tests) drains the list with
 dispatch jobs as before.
 
+A feeder blocked in ``submit`` for longer than ``queues.FEEDER_TTL`` misses its
+heartbeat, and publishes queue dispatch jobs again meanwhile: any worker's RQ loop
+then drains the list too.
+
 Nothing is lost with a feeder: a popped id is still a pending publication until its
 chains are committed, and the sweep re-queues it if the feeder dies first.
 """
