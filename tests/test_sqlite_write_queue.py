@@ -57,6 +57,13 @@ def locked(lock_path: str) -> bool:
         os.close(fd)
 
 
+def write_after_the_dead_holder(conn: WriterConnection) -> None:
+    """In ``conn``'s open transaction: a write commits, and the dead holder's row is gone."""
+    conn.execute("INSERT INTO t VALUES (2)")
+    conn.commit()
+    assert conn.execute("SELECT x FROM t").fetchall() == [(2,)]
+
+
 def spawn(code: str, db: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", PRELUDE + code, str(db)],
@@ -219,9 +226,7 @@ time.sleep(60)
         os.kill(child, 0)  # the child lives on, and has no copy keeping the lock
         assert not locked(conn.lock_path)
         begin_immediate(conn)
-        conn.execute("INSERT INTO t VALUES (2)")
-        conn.commit()
-        assert conn.execute("SELECT x FROM t").fetchall() == [(2,)]
+        write_after_the_dead_holder(conn)
     finally:
         holder.kill()
         holder.wait(5)
@@ -249,9 +254,7 @@ time.sleep(60)
         waiter.join(5)
         assert not waiter.is_alive()
         assert conn.in_transaction
-        conn.execute("INSERT INTO t VALUES (2)")
-        conn.commit()
-        assert conn.execute("SELECT x FROM t").fetchall() == [(2,)]
+        write_after_the_dead_holder(conn)
     finally:
         holder.kill()
         holder.wait(5)
