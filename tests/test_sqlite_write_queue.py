@@ -317,3 +317,52 @@ def test_a_read_only_transaction_does_not_wait_for_a_writer(tmp_path: Path) -> N
         assert time.monotonic() - started < 0.2  # neither queued nor in the busy handler
         reader.commit()
         writer.commit()
+
+
+def test_foreground_writers_go_ahead_of_a_background_writer(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "BACKGROUND_YIELD", 10.0)
+    holder, background, foreground = connect(db), connect(db), connect(db)
+    order: list[str] = []
+
+    def write(conn: WriterConnection, name: str, in_background: bool) -> None:
+        begin_immediate(conn, in_background)
+        order.append(name)
+        conn.commit()
+
+    try:
+        for _ in range(5):  # a race, without the gate: all five in this order is 1 in 32
+            order.clear()
+            begin_immediate(holder)
+            late = threading.Thread(target=write, args=(background, "background", True))
+            late.start()
+            time.sleep(0.05)
+            first = threading.Thread(target=write, args=(foreground, "foreground", False))
+            first.start()
+            time.sleep(0.05)
+            holder.commit()
+            late.join(5)
+            first.join(5)
+            assert order == ["foreground", "background"]
+    finally:
+        for conn in (holder, background, foreground):
+            conn.close()
+
+
+def test_a_background_writer_yields_for_a_bounded_time(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite, "BACKGROUND_YIELD", 0.2)
+    gate = os.open(str(db) + sqlite.GATE_SUFFIX, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(gate, fcntl.LOCK_SH)  # a foreground writer that never finishes
+    conn = connect(db)
+    try:
+        started = time.monotonic()
+        begin_immediate(conn, background=True)
+        waited = time.monotonic() - started
+        conn.commit()
+        assert 0.2 <= waited < 2.0
+    finally:
+        conn.close()
+        os.close(gate)

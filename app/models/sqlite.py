@@ -11,6 +11,13 @@ against 38 MB with the handler). A flock waiter sleeps in the kernel, which wake
 it when the lock is let go; it holds no read mark while it waits; and the kernel
 drops the lock of a process that dies. The busy handler stays, for writers that
 do not queue (the sqlite3 shell, a nested transaction).
+
+The recorder writes in the background (``begin_background``): it lets foreground
+writers go first, for up to BACKGROUND_YIELD, through a second flock, the gate, that
+foreground writers hold shared while they queue and write. At half the bench's
+maximum rate the recorders held the write lock about 90 % of the time, and a fan-out
+(on the path from publish to receipt) queued behind them: p99 from publish to
+receipt 352-995 ms without the gate, 158-361 ms with it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from typing import Any, Literal
 
@@ -26,7 +34,10 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 LOCK_SUFFIX = "-writer.lock"
+GATE_SUFFIX = "-writer.gate"  # foreground writers hold it shared while they queue and write
 READ_ONLY = "async_events_read_only"  # execution option set by begin_read_only
+BACKGROUND = "async_events_background"  # execution option set by begin_background
+BACKGROUND_YIELD = 0.05  # s a background writer lets foreground writers go first, at most
 
 
 class WriterConnection(sqlite3.Connection):
@@ -40,6 +51,8 @@ class WriterConnection(sqlite3.Connection):
 
     lock_path: str | None = None
     _fd: int | None = None
+    _gate: int | None = None
+    _gated = False  # this connection holds the gate shared (a foreground writer)
     _owner: int | None = None  # the thread that holds the lock, while held
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -48,18 +61,23 @@ class WriterConnection(sqlite3.Connection):
         self.lock_path = path + LOCK_SUFFIX if path else None  # "" in memory
         _connections.add(self)
 
-    def acquire_write_lock(self) -> bool:
+    def acquire_write_lock(self, background: bool = False) -> bool:
         """Wait for the lock, asleep in the kernel; True if this call took it.
 
         A thread that holds the lock on another connection only tries, since waiting
         would never end; its BEGIN then waits on the busy handler, and fails with
         "database is locked" if the other connection is in the same file.
+
+        A ``background`` writer (the recorder) first lets foreground writers (a
+        publish, a fan-out: the path from publish to receipt) go ahead, for up to
+        BACKGROUND_YIELD s: they hold the gate shared while they queue and write.
         """
         if self.lock_path is None or self._owner is not None:
             return False
         if self._fd is None:
             try:
                 self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._gate = os.open(self.lock_path[: -len(LOCK_SUFFIX)] + GATE_SUFFIX, _FLAGS)
             except OSError:  # a read-only directory, say: the busy handler alone
                 self.lock_path = None
                 return False
@@ -67,9 +85,12 @@ class WriterConnection(sqlite3.Connection):
         nested = _held.get(me, 0) > 0  # only this thread changes its own count upwards
         self._owner = me  # first: an interrupt just after the wait must not orphan the lock
         try:
+            if not nested:
+                self._pass_gate(background)
             fcntl.flock(self._fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if nested else 0))
         except BaseException as exc:
             self._owner = None
+            self._leave_gate()
             if isinstance(exc, BlockingIOError):
                 return False
             raise
@@ -77,12 +98,41 @@ class WriterConnection(sqlite3.Connection):
             _held[me] = _held.get(me, 0) + 1
         return True
 
+    def _pass_gate(self, background: bool) -> None:
+        """Foreground: hold the gate shared. Background: wait while someone holds it.
+
+        The background wait polls (it is bounded, and a flock wait cannot time out);
+        it polls the gate, not SQLite, so it holds no WAL read mark.
+        """
+        assert self._gate is not None
+        if not background:
+            fcntl.flock(self._gate, fcntl.LOCK_SH)
+            self._gated = True
+            return
+        deadline = time.monotonic() + BACKGROUND_YIELD
+        while True:
+            try:
+                fcntl.flock(self._gate, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.001)
+                    continue
+                return
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+            return
+
+    def _leave_gate(self) -> None:
+        if self._gated and self._gate is not None:
+            self._gated = False
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+
     def release_write_lock(self) -> None:
         """Let the next writer in, if this connection holds the lock."""
         owner, self._owner = self._owner, None
         if owner is None or self._fd is None:
             return
         fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._leave_gate()
         with _held_mutex:
             if _held.get(owner, 0) > 1:
                 _held[owner] -= 1
@@ -120,10 +170,13 @@ class WriterConnection(sqlite3.Connection):
 
     def _forget_lock_file(self) -> None:
         fd, self._fd, self._owner = self._fd, None, None
-        if fd is not None:
-            os.close(fd)
+        gate, self._gate, self._gated = self._gate, None, False
+        for opened in (fd, gate):
+            if opened is not None:
+                os.close(opened)
 
 
+_FLAGS = os.O_RDWR | os.O_CREAT
 _connections: weakref.WeakSet[WriterConnection] = weakref.WeakSet()
 _held: dict[int, int] = {}  # thread ident -> write locks it holds
 _held_mutex = threading.Lock()
@@ -173,10 +226,11 @@ def configure(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get(READ_ONLY):
+        options = conn.get_execution_options()
+        if options.get(READ_ONLY):
             conn.connection.dbapi_connection.execute("BEGIN DEFERRED")
         else:
-            begin_immediate(conn.connection.dbapi_connection)
+            begin_immediate(conn.connection.dbapi_connection, options.get(BACKGROUND, False))
 
 
 def begin_read_only(session: Session) -> None:
@@ -191,13 +245,22 @@ def begin_read_only(session: Session) -> None:
         session.connection(execution_options={READ_ONLY: True})
 
 
-def begin_immediate(driver: Any) -> None:
+def begin_background(session: Session) -> None:
+    """Begin the session's next transaction as a background writer (see acquire_write_lock).
+
+    With a transaction already open this does nothing. Any other database ignores it.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={BACKGROUND: True})
+
+
+def begin_immediate(driver: Any, background: bool = False) -> None:
     """Queue for the write lock if ``driver`` can, then take SQLite's.
 
     Straight to the driver: exec_driver_sql would double the cost of a short
     transaction such as a publish, for a statement with no result to handle.
     """
-    queued = isinstance(driver, WriterConnection) and driver.acquire_write_lock()
+    queued = isinstance(driver, WriterConnection) and driver.acquire_write_lock(background)
     try:
         driver.execute("BEGIN IMMEDIATE")
     except BaseException:

@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from app import queues
 from app.extensions import db
-from app.models import ChainState, DeadLetter, Delivery, Subscription
+from app.models import ChainState, DeadLetter, Delivery, Subscription, sqlite
 from app.models.types import utcnow
 from app.search import indexing
 from app.services import logrows, settings
@@ -38,6 +38,7 @@ def record(attempts: list[Attempt]) -> None:
     the lock is held for the statements, not for the Python that prepares them.
     """
     rows = logrows.build(attempts)
+    sqlite.begin_background(db.session())  # off the path from publish to receipt
     max_deaths, max_backoff, indexed = settings.get_many(
         "max_deaths", "max_backoff", "indexing_enabled"
     )
