@@ -27,7 +27,7 @@ class Bench:
         self.fanout = args.subscriptions // args.events
         self.rest_count = args.publishes // 5
         self.deliveries = (args.publishes + self.rest_count) * self.fanout
-        self.stall_publishes = 1000
+        self.stall_publishes = 3000  # 30,000 healthy deliveries a round: 10,000 was too noisy
         xml = folder / "bench_events.xml"
         names = [*self.events, "bench.stall"]
         body = "".join(EVENTS_XML.format(n) + "</async_event>" for n in names)
