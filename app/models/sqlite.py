@@ -76,8 +76,9 @@ class WriterConnection(sqlite3.Connection):
             return False
         if self._fd is None:
             try:
-                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-                self._gate = os.open(self.lock_path[: -len(LOCK_SUFFIX)] + GATE_SUFFIX, _FLAGS)
+                gate_path = self.lock_path[: -len(LOCK_SUFFIX)] + GATE_SUFFIX
+                self._fd = os.open(self.lock_path, _FLAGS, 0o644)
+                self._gate = os.open(gate_path, _FLAGS, 0o644)
             except OSError:  # a read-only directory, say: the busy handler alone
                 self.lock_path = None
                 return False
