@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Flask, current_app
 
 from app.models import Delivery
-from app.services import attempts as attempts_service
+from app.services import attempts
 from app.services.attempts import Attempt, send
 from app.services.fanout import NewChain
 from app.services.recorder import Recorder
@@ -48,10 +48,10 @@ class Dispatcher:
         self._recorder = Recorder(app, self._stale, self._recorded, self._stopping)
         self._recorder.start()
 
-    def submit(self, attempts: list[Attempt]) -> None:
+    def submit(self, ready: list[Attempt]) -> None:
         """Take leased attempts; blocks while ``capacity`` attempts are already under way."""
         with self._cond:
-            for attempt in attempts:
+            for attempt in ready:
                 while self._active >= self.capacity:
                     self._cond.wait()
                 self._unrecorded += 1
@@ -155,14 +155,14 @@ def deliver(chains: list[Delivery] | list[NewChain]) -> None:
     are recorded as they land. Elsewhere (burst workers, tests, the CLI) the attempts
     are sent and recorded before this returns.
     """
-    ready = attempts_service.prepare(chains)  # commits the fan-out's transaction too
+    ready = attempts.prepare(chains)  # commits the fan-out's transaction too
     if not ready:
         return
     running = current(current_app._get_current_object())
     if running is not None:
         running.submit(ready)
     else:
-        attempts_service.run(ready)
+        attempts.run(ready)
 
 
 def close(app: Flask) -> None:

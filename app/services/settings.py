@@ -62,9 +62,7 @@ def _spec(key: str) -> SettingSpec:
 
 def get(key: str) -> Any:
     """The current value of a setting, or its default."""
-    spec = _spec(key)
-    row = db.session.get(Setting, key)
-    return spec.default if row is None else spec.parse(row.value)
+    return get_many(key)[0]
 
 
 def get_many(*keys: str) -> list[Any]:
