@@ -58,6 +58,22 @@ def test_publish_many_is_all_or_nothing(ctx, receiver, jobs):
     assert sorted(r.json()["data"]["n"] for r in receiver.wait_for(3)) == [0, 1, 2]
 
 
+def test_fan_out_counts_chains_and_compiles_no_statement_per_batch_size(ctx, receiver):
+    """A statement whose shape follows the batch size would add a cache entry per size,
+    held for the life of the worker: its memory would creep with every new size seen."""
+    subscriptions.create("example.event", receiver.route("/a"), "t")
+    subscriptions.create("example.event", receiver.route("/b"), "t")
+    cache = db.engine._compiled_cache  # SQLAlchemy's per-engine LRU of compiled statements
+    leased("example.event", 1)  # one event takes the one-row paths,
+    leased("example.event", 2)  # more take the batch paths: now every shape is cached
+    before = len(cache)
+    assert before + 10 < cache.capacity  # a full cache would hide new entries
+    for size in (3, 5, 8, 13):
+        leased("example.event", size)
+    assert len(cache) == before
+    assert db.session.scalars(select(Publication.chain_count)).all() == [2] * 32
+
+
 def test_a_database_without_id_allocation_numbers_the_rows_itself(ctx, monkeypatch):
     monkeypatch.setattr(bulk, "allocate_ids", lambda *args: None)
     rows = [{"event_name": "example.event", "arguments": "{}", "store_id": 0} for _ in range(3)]

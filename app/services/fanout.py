@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, select, update
 
 from app.events import ResolveError, get_registry
 from app.extensions import db
@@ -138,19 +138,29 @@ def _open_chains(resolved: list[tuple[Publication, str]]) -> list[NewChain]:
 
 
 def _claim(chain_counts: dict[int, int], now: datetime) -> set[int]:
-    """Mark pending publications dispatched in one statement; return those this job got."""
+    """Mark pending publications dispatched; return those this round got.
+
+    Both statements keep one shape whatever the batch size. SQLAlchemy caches a
+    compiled statement per shape for the life of the process, and the single UPDATE
+    this replaced, with a CASE branch per publication, made a new shape (and a cache
+    entry) for every batch size: a worker's memory crept up through a soak run.
+    """
     table = Publication.__table__
-    claimed = db.session.execute(
-        update(table)
-        .where(table.c.id.in_(chain_counts), table.c.state == PublicationState.PENDING)
-        .values(
-            state=PublicationState.DISPATCHED,
-            dispatched_at=now,
-            chain_count=case(chain_counts, value=table.c.id, else_=0),
+    claimed = set(
+        db.session.scalars(
+            update(table)
+            .where(table.c.id.in_(chain_counts), table.c.state == PublicationState.PENDING)
+            .values(state=PublicationState.DISPATCHED, dispatched_at=now)
+            .returning(table.c.id)
         )
-        .returning(table.c.id)
     )
-    return set(claimed.scalars())
+    counted = [{"pid": pid, "n": n} for pid, n in chain_counts.items() if n and pid in claimed]
+    if counted:
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("pid")).values(chain_count=bindparam("n")),
+            counted,
+        )
+    return claimed
 
 
 def _fail(publication_id: int, error: str) -> None:
