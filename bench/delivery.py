@@ -75,6 +75,8 @@ def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]
     )
     bench.check_logged(bench.deliveries)
     bench.receiver.reset()
+    if args.profile:
+        harness.profile(workers, Path(args.profile) / "half-rate", seconds=9)
     per_s = ours / 2 / bench.fanout
     with bench.app.app_context():
         sent = scenarios.paced(bench.publish_one, per_s, 10.0, offset=10**6)
@@ -83,6 +85,8 @@ def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]
         f"half rate ({per_s * bench.fanout:.0f} deliveries/s): p50 {got['p50_ms']:.0f} ms, "
         f"p99 {got['p99_ms']:.0f} ms over {got['count']} deliveries"
     )
+    by_second = [round(ms) for ms in bench.receiver.timeline("d")]
+    print(f"  p99 (ms) of the events published in each second: {by_second}")
     bench.fleet.stop_workers(workers)
     return ours, got["p99_ms"]
 
@@ -151,7 +155,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--stall", action="store_true")
     parser.add_argument("--soak", action="store_true")
-    parser.add_argument("--profile", default="", help="py-spy the workers into this folder")
+    parser.add_argument(
+        "--profile", default="", help="py-spy the workers (backlog, half rate) into this folder"
+    )
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     return parser.parse_args()
 

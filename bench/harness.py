@@ -85,6 +85,10 @@ class ReceiverClient:
         """Counts and latencies of ``group``."""
         return self.session.get(f"{self.url}/stats/{group}", timeout=30).json()
 
+    def timeline(self, group: str) -> list[float]:
+        """The p99 latency (ms) of ``group``'s events by second of publishing."""
+        return self.session.get(f"{self.url}/timeline/{group}", timeout=30).json()
+
     def reset(self) -> None:
         """Forget every receipt."""
         self.session.post(f"{self.url}/reset", timeout=30)

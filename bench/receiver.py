@@ -6,7 +6,8 @@ usage: python bench/receiver.py SECRET   (prints its port, then serves until kil
 latency is now minus the publish time ``"t":<epoch seconds>`` carried in the event's data.
 Every body's ``x-magento-signature`` is checked against SECRET. A path under ``/stall/``
 answers after 10 s. ``GET /stats/<group>`` answers ``{count, bad, first, last, p50_ms,
-p99_ms}`` and ``POST /reset`` forgets everything.
+p99_ms}``, ``GET /timeline/<group>`` the p99 (ms) of the events published in each
+second since the first, and ``POST /reset`` forgets everything.
 """
 
 from __future__ import annotations
@@ -32,22 +33,27 @@ class Group:
         self.count = self.bad = 0
         self.first = self.last = 0.0
         self.latencies = array("d")
+        self.sent = array("d")  # publish times, in step with latencies
 
     def stats(self) -> dict[str, float]:
         """Counts and latency percentiles (ms)."""
         lat = sorted(self.latencies)
-
-        def pick(q: float) -> float:
-            return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else 0.0
-
         return {
             "count": self.count,
             "bad": self.bad,
             "first": self.first,
             "last": self.last,
-            "p50_ms": pick(0.50),
-            "p99_ms": pick(0.99),
+            "p50_ms": _pick(lat, 0.50),
+            "p99_ms": _pick(lat, 0.99),
         }
+
+    def timeline(self) -> list[float]:
+        """The p99 latency (ms) of the events published in each second since the first."""
+        by_second: dict[int, list[float]] = {}
+        start = min(self.sent, default=0.0)
+        for sent, latency in zip(self.sent, self.latencies, strict=True):
+            by_second.setdefault(int(sent - start), []).append(latency)
+        return [_pick(sorted(v), 0.99) for _, v in sorted(by_second.items())]
 
 
 class Receiver(asyncio.Protocol):
@@ -80,6 +86,9 @@ class Receiver(asyncio.Protocol):
         if method == "GET" and path.startswith("/stats/"):
             group = self.groups.get(path[7:], Group())
             return self.reply(json.dumps(group.stats()).encode())
+        if method == "GET" and path.startswith("/timeline/"):
+            group = self.groups.get(path[10:], Group())
+            return self.reply(json.dumps(group.timeline()).encode())
         if method == "POST" and path == "/reset":
             self.groups.clear()
             return self.reply(b"{}")
@@ -90,7 +99,8 @@ class Receiver(asyncio.Protocol):
         group.last = now
         sent = _T.search(body)
         if sent:
-            group.latencies.append(now - float(sent.group(1)))
+            group.sent.append(float(sent.group(1)))
+            group.latencies.append(now - group.sent[-1])
         if not _signed(head, body, self.secret):
             group.bad += 1
         if path.startswith("/stall/"):
@@ -106,6 +116,13 @@ class Receiver(asyncio.Protocol):
         """Answer a control request with JSON."""
         head = f"HTTP/1.1 200 OK\r\ncontent-length: {len(data)}\r\n"
         self.transport.write(head.encode() + b"content-type: application/json\r\n\r\n" + data)
+
+
+def _pick(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted seconds, in ms."""
+    if not ordered:
+        return 0.0
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
 
 
 def _content_length(head: str) -> int:
