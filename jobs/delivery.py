@@ -6,7 +6,7 @@ from flask import current_app
 
 from app import queues
 from app.extensions import db
-from app.models import Delivery
+from app.models import Delivery, sqlite
 from app.services import attempts, dispatcher, fanout, sweeper
 
 
@@ -30,6 +30,7 @@ def attempt_delivery(delivery_id: int, attempts_done: int) -> bool:
     """Queue ``event.retry``: the next attempt of a chain, if it is still this job's to make."""
     if not attempts.lease(delivery_id, attempts_done):
         return False
+    sqlite.begin_read_only(db.session())  # reading the chain needs no write lock
     chain = db.session.get(Delivery, delivery_id)
     dispatcher.deliver([chain] if chain else [])
     return True

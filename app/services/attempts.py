@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
 from app.extensions import db
-from app.models import ChainState, Delivery, Subscription
+from app.models import ChainState, Delivery, Subscription, sqlite
 from app.models.types import utcnow
 from app.services import settings
 from app.services.fanout import NewChain
@@ -61,14 +61,14 @@ def lease(delivery_id: int, attempts: int) -> bool:
 def prepare(chains: Iterable[Delivery | NewChain]) -> list[Attempt]:
     """Build the attempts of leased chains; a chain whose subscription is disabled ends quietly.
 
-    The chains may be rows or the fan-out's NewChain: only their columns are read,
-    and cancellations are written with UPDATE statements. Commits, and so also ends
-    the fan-out's transaction, chains or none.
+    The chains may be rows or the fan-out's NewChain: only their columns are read.
+    Reads begin a read-only transaction (on SQLite, no write lock), which ends here;
+    cancellations, if any, are written after it in a transaction of their own.
     """
     chains = list(chains)
     if not chains:
-        db.session.commit()
         return []
+    sqlite.begin_read_only(db.session())
     legacy = settings.get("legacy_payload")
     subs = {c.subscription_id: c.subscription for c in chains if isinstance(c, NewChain)}
     subs |= _subscriptions({chain.subscription_id for chain in chains} - subs.keys())
@@ -90,13 +90,14 @@ def prepare(chains: Iterable[Delivery | NewChain]) -> list[Attempt]:
         ready.append(
             Attempt(chain.id, chain.attempts, sub.subscription_id, sub.sink, sink, request, missing)
         )
+    db.session.commit()
     if cancelled:
         db.session.execute(
             update(Delivery)
             .where(Delivery.id.in_(cancelled))
             .values(state=ChainState.CANCELLED, locked_until=None, next_attempt_at=None)
         )
-    db.session.commit()
+        db.session.commit()
     return ready
 
 

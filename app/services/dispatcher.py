@@ -155,7 +155,7 @@ def deliver(chains: list[Delivery] | list[NewChain]) -> None:
     are recorded as they land. Elsewhere (burst workers, tests, the CLI) the attempts
     are sent and recorded before this returns.
     """
-    ready = attempts.prepare(chains)  # commits the fan-out's transaction too
+    ready = attempts.prepare(chains)
     if not ready:
         return
     running = current(current_app._get_current_object())
