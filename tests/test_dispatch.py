@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 
 import pytest
 from rq import Queue
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app import queues
 from app.broker import get_redis
@@ -82,6 +83,43 @@ def test_a_database_without_id_allocation_numbers_the_rows_itself(ctx, monkeypat
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert [row["id"] for row in rows] == ids
     assert {p.id for p in db.session.scalars(select(Publication))} == set(ids)
+
+
+@pytest.mark.parametrize("count", [1, 2, 63, 64, 65, 130])
+def test_bulk_inserts_store_every_row_in_few_statements(ctx, count):
+    """Row values keep their types (datetimes through SQLite's text format); on SQLite
+    a batch goes in as a few multi-row INSERTs, not a statement per row."""
+    created = datetime(2026, 1, 2, 3, 4, 5, 678901)
+    rows = [
+        {
+            "event_name": "example.event",
+            "arguments": json.dumps({"n": n}),
+            "store_id": n % 3,
+            "state": "pending",
+            "chain_count": 0,
+            "created": created + timedelta(seconds=n),
+        }
+        for n in range(count)
+    ]
+    steps: list[int] = []
+
+    def counted(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT"):
+            steps.append(len(parameters) if executemany else 1)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        ids = bulk.insert_with_ids(db.session, Publication.__table__, rows)
+        db.session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    stored = db.session.scalars(select(Publication).order_by(Publication.id)).all()
+    assert [p.id for p in stored] == ids
+    got = [(json.loads(p.arguments)["n"], p.store_id, p.created) for p in stored]
+    assert got == [(n, n % 3, created + timedelta(seconds=n)) for n in range(count)]
+    if engine.dialect.name == "sqlite":
+        assert sum(steps) <= count.bit_length() + 1
 
 
 def test_allocated_ids_are_fresh_and_in_order(ctx):

@@ -20,8 +20,8 @@ from app.search.backend import LogDocument
 from app.search.sql_fields import FieldIds
 from app.search.sql_leaves import Values, flatten
 from app.search.sql_values import leaves_json
+from app.services.bulk import insert_flat
 
-ROWS_PER_STATEMENT = 300  # SQLite's multi-row INSERT: 900 parameters, far below its limit
 _COLUMNS = ("field_id", "value", "log_id")
 
 
@@ -83,9 +83,7 @@ def store(session: Session, fields: FieldIds, batch: Batch) -> None:
     insert_rows(session, SearchDocument.__table__, ("log_id", "leaves"), batch.documents)
     for model, postings in ((SearchKeyword, batch.keywords), (SearchNumber, batch.numbers)):
         if session.get_bind().dialect.name == "sqlite":  # the hot path of bulk import
-            _multirow_flat(
-                session.connection(), model.__tablename__, _COLUMNS, _flat(ids, postings)
-            )
+            insert_flat(session.connection(), model.__tablename__, _COLUMNS, _flat(ids, postings))
         else:
             insert_rows(session, model.__table__, _COLUMNS, _rows(ids, postings))
 
@@ -118,7 +116,8 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: li
         return
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        _multirow(session.connection(), table.name, columns, rows)
+        flat = [value for row in rows for value in row]
+        insert_flat(session.connection(), table.name, columns, flat)
     elif dialect == "postgresql":
         raw = session.connection().connection.driver_connection
         with (
@@ -129,22 +128,3 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: li
                 copy.write_row(row)
     else:
         session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-
-
-def _multirow(connection: Any, table: str, columns: Sequence[str], rows: list[Any]) -> None:
-    _multirow_flat(connection, table, columns, [value for row in rows for value in row])
-
-
-def _multirow_flat(connection: Any, table: str, columns: Sequence[str], flat: list) -> None:
-    """Insert rows given as one flat list of values, ``ROWS_PER_STATEMENT`` per INSERT."""
-    width = len(columns)
-    one = "(" + ",".join("?" * width) + ")"
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-    step = ROWS_PER_STATEMENT * width
-    full = len(flat) - len(flat) % step
-    if full:
-        chunks = [tuple(flat[i : i + step]) for i in range(0, full, step)]
-        connection.exec_driver_sql(head + ",".join([one] * ROWS_PER_STATEMENT), chunks)
-    if full < len(flat):
-        rest = [tuple(flat[i : i + width]) for i in range(full, len(flat), width)]
-        connection.exec_driver_sql(head + one, rest)
