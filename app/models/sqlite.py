@@ -28,9 +28,10 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 LOCK_SUFFIX = "-writer.lock"
@@ -38,6 +39,7 @@ GATE_SUFFIX = "-writer.gate"  # foreground writers hold it shared while they que
 READ_ONLY = "async_events_read_only"  # execution option set by begin_read_only
 BACKGROUND = "async_events_background"  # execution option set by begin_background
 BACKGROUND_YIELD = 0.05  # s a background writer lets foreground writers go first, at most
+MAX_PARAMETERS = 999  # per statement in insert_flat: the limit of SQLite before 3.32
 
 
 class WriterConnection(sqlite3.Connection):
@@ -268,3 +270,29 @@ def begin_immediate(driver: Any, background: bool = False) -> None:
         if queued:
             driver.release_write_lock()
         raise
+
+
+def insert_flat(connection: Connection, table: str, columns: Sequence[str], flat: list) -> None:
+    """Insert rows given as one flat list of driver values, in few statements.
+
+    Multi-row INSERTs of up to MAX_PARAMETERS values, in sizes that halve (64, 32 ...
+    1 rows, say): a handful of statement texts per table, each prepared once. One
+    statement per row, as executemany has it, costs more than SQLite's own work
+    under load: the driver lets go of the GIL for each statement it steps, and may
+    wait up to a switch interval (5 ms) for it back while other threads run, all the
+    while holding the write lock.
+    """
+    width = len(columns)
+    one = "(" + ",".join("?" * width) + ")"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    size = 1 << (MAX_PARAMETERS // width).bit_length() - 1  # the largest power of two that fits
+    done, left = 0, len(flat) // width
+    while left:
+        count = left // size
+        if count:
+            step = size * width
+            end = done + count * step
+            chunks = [tuple(flat[i : i + step]) for i in range(done, end, step)]
+            connection.exec_driver_sql(head + ",".join([one] * size), chunks)
+            done, left = end, left - count * size
+        size //= 2

@@ -16,11 +16,11 @@ from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from app.models import SearchDocument, SearchKeyword, SearchNumber
+from app.models.sqlite import insert_flat
 from app.search.backend import LogDocument
 from app.search.sql_fields import FieldIds
 from app.search.sql_leaves import Values, flatten
 from app.search.sql_values import leaves_json
-from app.services.bulk import insert_flat
 
 _COLUMNS = ("field_id", "value", "log_id")
 

@@ -3,20 +3,21 @@
 Multi-row ``INSERT ... RETURNING`` builds a new statement text for every batch size,
 which psycopg parses afresh each time (a tenth of a worker's time in a profile).
 Allocating the ids first keeps the statements few: one executemany on PostgreSQL;
-on SQLite, multi-row INSERTs in a handful of fixed sizes (``insert_flat``).
+on SQLite, multi-row INSERTs in a handful of fixed sizes (``sqlite.insert_flat``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from app.models import sqlite
+
 Executor = Session | Connection  # a session, or a connection of one's own (the outbox's)
-MAX_PARAMETERS = 999  # per SQLite statement: the limit of SQLite before 3.32, kept as a bound
 
 
 def allocate_ids(session: Executor, table: Table, count: int) -> list[int] | None:
@@ -63,36 +64,10 @@ def insert_with_ids(session: Executor, table: Table, rows: list[dict[str, Any]])
             for row in rows
             for name in columns
         ]
-        insert_flat(connection, table.name, columns, flat)
+        sqlite.insert_flat(connection, table.name, columns, flat)
     else:  # SQLAlchemy's executemany, which also fills the columns' Python defaults
         session.execute(insert(table), rows)
     return ids
-
-
-def insert_flat(connection: Connection, table: str, columns: Sequence[str], flat: list) -> None:
-    """SQLite: insert rows given as one flat list of driver values, in few statements.
-
-    Multi-row INSERTs of up to MAX_PARAMETERS values, in sizes that halve (64, 32 ...
-    1 rows, say): a handful of statement texts per table, each prepared once. One
-    statement per row, as executemany has it, costs more than SQLite's own work
-    under load: the driver lets go of the GIL for each statement it steps, and gets
-    it back only after the busy threads' switch interval (5 ms), all the while
-    holding SQLite's write lock.
-    """
-    width = len(columns)
-    one = "(" + ",".join("?" * width) + ")"
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-    size = 1 << (MAX_PARAMETERS // width).bit_length() - 1  # the largest power of two that fits
-    done, left = 0, len(flat) // width
-    while left:
-        count = left // size
-        if count:
-            step = size * width
-            end = done + count * step
-            chunks = [tuple(flat[i : i + step]) for i in range(done, end, step)]
-            connection.exec_driver_sql(head + ",".join([one] * size), chunks)
-            done, left = end, left - count * size
-        size //= 2
 
 
 def _no_defaults_missing(table: Table, columns: list[str]) -> bool:
