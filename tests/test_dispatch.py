@@ -156,6 +156,22 @@ def test_a_stalled_endpoint_holds_only_its_own_slots(ctx, receiver):
     assert len(given_back) >= 8 and all(c.state == ChainState.PENDING for c in given_back)
 
 
+def test_a_burst_for_a_fast_endpoint_waits_for_it_instead_of_going_back(ctx, receiver, monkeypatch):
+    """Its queue counts toward the capacity, so submit waits: none of it is handed back
+    past MAX_WAITING to wait for the sweep, as a slow endpoint's overflow is."""
+    monkeypatch.setattr("app.services.dispatcher.MAX_WAITING", 3)
+    subscriptions.create("example.event", receiver.route("/fast"), "t")
+    dispatcher = Dispatcher(ctx, concurrency=2, per_endpoint=1, lease=60)
+    try:
+        dispatcher.submit(leased("example.event", 30))
+        assert len(receiver.wait_for(30, timeout=10)) == 30
+        assert dispatcher.wait_idle(timeout=5)
+    finally:
+        dispatcher.close()
+    rows = db.session.scalars(select(Delivery)).all()
+    assert [c.state for c in rows] == [ChainState.DELIVERED] * 30
+
+
 def test_attempts_that_wait_past_half_their_lease_go_back(ctx, receiver):
     subscriptions.create("example.event", receiver.route("/slow", Reply(delay=1.5)), "t")
     dispatcher = Dispatcher(ctx, concurrency=2, per_endpoint=1, lease=0.4)

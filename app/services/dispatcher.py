@@ -9,6 +9,13 @@ holds a few threads, not all of them; its other attempts wait here, and those th
 wait longer than half their lease are handed back to the database for the sweep. A
 crash loses nothing: every attempt here is a leased chain, which the sweep re-queues
 when its lease runs out.
+
+Backpressure: ``submit`` blocks while the attempts sending, ready, or waiting for an
+endpoint that answers are ``capacity`` or more. An endpoint that is slow (a send in
+flight, or its last send, took over SLOW_SEND) does not count: its attempts wait apart,
+up to MAX_WAITING, and the rest go back at once, so it never holds up the others.
+Counting only the sends, a burst for a few fast endpoints once filled their queues past
+MAX_WAITING, and the overflow, handed back, waited for the sweep.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from app.services.fanout import NewChain
 from app.services.recorder import Recorder
 
 log = logging.getLogger(__name__)
-MAX_WAITING = 1000  # attempts one endpoint may have waiting here before the rest go back
+MAX_WAITING = 1000  # attempts a slow endpoint may have waiting here before the rest go back
+SLOW_SEND = 1.0  # s a send may take before its endpoint counts as slow
 
 
 class Dispatcher:
@@ -36,11 +44,14 @@ class Dispatcher:
 
     def __init__(self, app: Flask, concurrency: int, per_endpoint: int, lease: float) -> None:
         self.app, self.per_endpoint, self.max_wait = app, per_endpoint, lease / 2
-        self.capacity = 4 * concurrency  # attempts sending or ready before submit blocks
+        self.capacity = 4 * concurrency  # sending, ready or queued for fast endpoints
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="send")
         self._cond = threading.Condition()
         self._running: dict[int, int] = defaultdict(int)
+        self._sending: dict[int, dict[int, float]] = defaultdict(dict)  # sub -> {id(a): start}
+        self._slow: set[int] = set()  # endpoints whose waiting attempts do not count
         self._waiting: dict[int, deque[tuple[float, Attempt]]] = defaultdict(deque)
+        self._queued = 0  # attempts waiting for endpoints not in _slow
         self._returned: list[Attempt] = []  # waited too long: their leases go back
         self._active = 0  # sending or ready to send
         self._unrecorded = 0  # submitted, not yet recorded or handed back
@@ -49,15 +60,19 @@ class Dispatcher:
         self._recorder.start()
 
     def submit(self, ready: list[Attempt]) -> None:
-        """Take leased attempts; blocks while ``capacity`` attempts are already under way."""
+        """Take leased attempts; blocks while ``capacity`` are under way (module docstring)."""
         with self._cond:
             for attempt in ready:
-                while self._active >= self.capacity:
-                    self._cond.wait()
+                while self._active + self._queued >= self.capacity:
+                    self._cond.wait(SLOW_SEND / 4)
+                    self._find_slow()  # a stalled endpoint's queue stops counting
                 self._unrecorded += 1
                 sub = attempt.subscription_id
                 if self._running[sub] < self.per_endpoint:
                     self._start(attempt)
+                elif sub not in self._slow:
+                    self._waiting[sub].append((time.monotonic(), attempt))
+                    self._queued += 1
                 elif len(self._waiting[sub]) < MAX_WAITING:
                     self._waiting[sub].append((time.monotonic(), attempt))
                 else:
@@ -75,10 +90,30 @@ class Dispatcher:
             for queue in self._waiting.values():
                 self._returned.extend(attempt for _, attempt in queue)
                 queue.clear()
+            self._queued = 0
             self._cond.notify_all()
         if not self.wait_idle(timeout):
             log.warning("dispatcher closed with attempts unrecorded; their leases will expire")
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _mark(self, sub: int, slow: bool) -> None:
+        """Move ``sub`` in or out of the slow set, its queue with it (caller holds the lock)."""
+        if slow == (sub in self._slow):
+            return
+        queued = len(self._waiting.get(sub, ()))
+        if slow:
+            self._slow.add(sub)
+            self._queued -= queued
+        else:
+            self._slow.discard(sub)
+            self._queued += queued
+
+    def _find_slow(self) -> None:
+        """Mark slow the endpoints with a send in flight for over SLOW_SEND (lock held)."""
+        cutoff = time.monotonic() - SLOW_SEND
+        for sub, started in self._sending.items():
+            if sub not in self._slow and started and min(started.values()) < cutoff:
+                self._mark(sub, True)
 
     def _start(self, attempt: Attempt) -> None:
         """Send ``attempt`` on a pool thread (caller holds the lock)."""
@@ -87,28 +122,43 @@ class Dispatcher:
         self._pool.submit(self._send, attempt)
 
     def _send(self, attempt: Attempt) -> None:
+        sub = attempt.subscription_id
+        with self._cond:  # timed from here: a wait for a free thread is not the endpoint's
+            self._sending[sub][id(attempt)] = began = time.monotonic()
         send(attempt)
         self._recorder.finished.put(attempt)
         with self._cond:
-            sub = attempt.subscription_id
+            del self._sending[sub][id(attempt)]
+            self._mark(sub, time.monotonic() - began > SLOW_SEND)  # its last send decides
             self._running[sub] -= 1
             self._active -= 1
             waiting = self._waiting.get(sub)
             if waiting:
+                self._take_waiting(sub)
                 self._start(waiting.popleft()[1])
             elif not self._running[sub]:  # forget idle endpoints
-                self._running.pop(sub, None)
-                self._waiting.pop(sub, None)
+                for state in (self._running, self._waiting, self._sending):
+                    state.pop(sub, None)
+                self._slow.discard(sub)
             self._cond.notify_all()
+
+    def _take_waiting(self, sub: int) -> None:
+        """Count an attempt leaving ``sub``'s queue (caller holds the lock)."""
+        if sub not in self._slow:
+            self._queued -= 1
 
     def _stale(self) -> list[Attempt]:
         """Attempts returned by ``submit``, and those that waited more than half a lease."""
         cutoff = time.monotonic() - self.max_wait
         with self._cond:
+            self._find_slow()
             returned, self._returned = self._returned, []
-            for queue in self._waiting.values():
+            for sub, queue in self._waiting.items():
                 while queue and queue[0][0] < cutoff:
                     returned.append(queue.popleft()[1])
+                    self._take_waiting(sub)
+            if returned:
+                self._cond.notify_all()
         return returned
 
     def _recorded(self, count: int) -> None:
