@@ -244,8 +244,7 @@ def begin_read_only(session: Session) -> None:
     transaction already open this does nothing, and the reads share it. Any other
     database ignores the option.
     """
-    if not session.in_transaction():
-        session.connection(execution_options={READ_ONLY: True})
+    _begin_with(session, READ_ONLY)
 
 
 def begin_background(session: Session) -> None:
@@ -253,8 +252,13 @@ def begin_background(session: Session) -> None:
 
     With a transaction already open this does nothing. Any other database ignores it.
     """
+    _begin_with(session, BACKGROUND)
+
+
+def _begin_with(session: Session, option: str) -> None:
+    """Begin the session's transaction with ``option`` set, unless one is open already."""
     if not session.in_transaction():
-        session.connection(execution_options={BACKGROUND: True})
+        session.connection(execution_options={option: True})
 
 
 def begin_immediate(driver: Any, background: bool = False) -> None:

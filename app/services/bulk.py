@@ -58,7 +58,7 @@ def insert_with_ids(session: Executor, table: Table, rows: list[dict[str, Any]])
     connection = session if isinstance(session, Connection) else session.connection()
     columns = list(rows[0])
     if connection.dialect.name == "sqlite" and _no_defaults_missing(table, columns):
-        processors = _bind_processors(table, connection.dialect)
+        processors = bind_processors(table, connection.dialect)
         flat = [
             processor(row[name]) if (processor := processors.get(name)) else row[name]
             for row in rows
@@ -77,7 +77,7 @@ def _no_defaults_missing(table: Table, columns: list[str]) -> bool:
 
 
 @functools.lru_cache(maxsize=32)
-def _bind_processors(table: Table, dialect: Dialect) -> dict[str, Callable[[Any], Any]]:
+def bind_processors(table: Table, dialect: Dialect) -> dict[str, Callable[[Any], Any]]:
     """The columns' conversions to driver values (SQLite's datetime text, say)."""
     return {
         column.name: processor

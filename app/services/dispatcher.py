@@ -21,6 +21,7 @@ MAX_WAITING, and the overflow, handed back, waited for the sweep.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import defaultdict, deque
@@ -118,13 +119,16 @@ class Dispatcher:
     def _start(self, attempt: Attempt) -> None:
         """Send ``attempt`` on a pool thread (caller holds the lock)."""
         self._running[attempt.subscription_id] += 1
+        self._sending[attempt.subscription_id][id(attempt)] = math.inf  # until a thread takes it
         self._active += 1
         self._pool.submit(self._send, attempt)
 
     def _send(self, attempt: Attempt) -> None:
         sub = attempt.subscription_id
-        with self._cond:  # timed from here: a wait for a free thread is not the endpoint's
-            self._sending[sub][id(attempt)] = began = time.monotonic()
+        # Timed from here: waiting for a free thread is not the endpoint's fault. Not under
+        # the lock, which a feeder's submit can hold for a whole batch: the key exists,
+        # so this store is atomic and leaves the dict's size alone for _find_slow.
+        self._sending[sub][id(attempt)] = began = time.monotonic()
         send(attempt)
         self._recorder.finished.put(attempt)
         with self._cond:

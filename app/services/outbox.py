@@ -205,11 +205,8 @@ class _OneRow:
         compiled = statement.compile(dialect=dialect, column_keys=list(COLUMNS))
         self.sql = compiled.string
         self.order = list(compiled.positiontup or []) if compiled.positional else None
-        self.processors = {
-            name: processor
-            for name in COLUMNS
-            if (processor := _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-        }
+        processors = bulk.bind_processors(_TABLE, dialect)
+        self.processors = {name: processors[name] for name in COLUMNS if name in processors}
         self.sqlite = dialect.name == "sqlite"
 
     def insert(self, driver: Any, row: dict[str, Any]) -> int:
