@@ -16,10 +16,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/activate
 
 install: $(VENV)/.installed
 
-## run: web on :5000 and a worker with the scheduler; embedded Redis and SQLite under instance/
+## run: web on 127.0.0.1:5000 (WEB_BIND=0.0.0.0:5000 to open it) and a worker with the
+## scheduler; embedded Redis and SQLite under instance/. admin / admin must pick a new password.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) create-admin --default --if-missing
+	@echo "Dashboard: http://$${WEB_BIND:-127.0.0.1:5000}/admin/"
 	DELIVERY_ALLOWED_NETWORKS="$${DELIVERY_ALLOWED_NETWORKS-127.0.0.0/8,::1/128}" \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 

@@ -103,7 +103,8 @@ def test_every_dashboard_route_is_in_the_table(app: Flask) -> None:
         for r in app.url_map.iter_rules()
         if r.rule.startswith("/admin") and not r.endpoint.endswith("static")
     }
-    assert found - {"auth.login", "auth.logout"} == set(ROUTES)
+    # Open to anyone signed in: tests/test_password_change.py covers the password page.
+    assert found - {"auth.login", "auth.logout", "password.change"} == set(ROUTES)
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "signed-out")
@@ -156,3 +157,19 @@ def test_no_role_can_delete_a_subscription(app: Flask, seeded) -> None:
     client.post("/admin/subscribers/delete/", data={"id": seeded["subscription_id"]})
     with app.app_context():
         assert db.session.get(Subscription, seeded["subscription_id"]) is not None
+
+
+def test_a_user_who_must_change_the_password_reaches_no_route(app: Flask, seeded) -> None:
+    """Signed in with the default password: every route leads to the password page."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    with app.app_context():
+        access.create_user("u_admin", app.config["ADMIN_DEFAULT_PASSWORD"], role="admin")
+    client = app.test_client()
+    form = {"username": "u_admin", "password": app.config["ADMIN_DEFAULT_PASSWORD"]}
+    assert client.post("/admin/login", data=form).status_code == 302
+    for endpoint, methods in ROUTES.items():
+        for method in methods:
+            reply = client.open(_url(app, endpoint, seeded), method=method)
+            where = f"{method} {endpoint}: {reply.status_code}"
+            assert reply.status_code == 302, where
+            assert reply.headers["Location"].startswith("/admin/password"), where

@@ -145,7 +145,7 @@ def test_failed_authentication_is_throttled(api, app):
     codes = [api.call("GET", "/rest/V1/async_events", "ae_bad").status_code for _ in range(5)]
     assert codes == [401, 401, 401, 429, 429]
     throttled = api.call("GET", "/rest/V1/async_events", "ae_bad")
-    assert throttled.headers["Retry-After"] == "60"
+    assert 0 < int(throttled.headers["Retry-After"]) <= 60  # what is left of the window
 
 
 def test_search_criteria_filters_sorts_and_pages(api, manager):

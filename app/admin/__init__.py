@@ -1,4 +1,5 @@
-"""The operator dashboard: Flask-Admin behind a login, with CSRF, CSP and throttled sign-in."""
+"""The operator dashboard: Flask-Admin behind a login, with CSRF, CSP, throttled sign-in
+and a forced change of the default password."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from app.admin import auth, security
+from app.admin import auth, password, security
 
 
 def init_app(app: Flask) -> None:
@@ -15,6 +16,7 @@ def init_app(app: Flask) -> None:
 
     security.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(password.bp)
     app.jinja_env.globals["current_user"] = auth.current_user
     admin = Admin(
         app,

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired
 
 from app.extensions import db
 from app.models import User
-from app.services import access
+from app.services import access, passwords
 from app.services.throttle import Throttle
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
@@ -47,7 +47,8 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
-def _throttles(username: str) -> list[tuple[Throttle, str]]:
+def login_throttles(username: str) -> list[tuple[Throttle, str]]:
+    """The sign-in throttles that apply: per client address and per username."""
     config = current_app.config
     limit, window = config["ADMIN_LOGIN_FAILURE_LIMIT"], config["ADMIN_LOGIN_FAILURE_WINDOW"]
     by_client = Throttle("login", limit, window), request.remote_addr or "unknown"
@@ -57,26 +58,37 @@ def _throttles(username: str) -> list[tuple[Throttle, str]]:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    """Sign in; failures are counted per client and per username, then refused for a while."""
+    """Sign in; attempts are counted per client and per username, then refused for a while.
+
+    Each attempt is counted before its password is checked, so parallel guesses cannot
+    slip past the limit; a success forgets the count. Signing in with the default
+    password flags the user to choose a new one (``app.admin.password``).
+    """
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
         return render_template("admin/login.html", form=form)
-    throttles = _throttles(form.username.data)
-    if any(t.blocked(key) for t, key in throttles):
+    throttles = login_throttles(form.username.data)
+    if not all([t.claim(key) for t, key in throttles]):  # a list: claim every one
         flash("Too many failed sign-in attempts. Try again in a few minutes.", "error")
         return render_template("admin/login.html", form=form), 429
     user = access.check_user(form.username.data, form.password.data)
     if user is None:
-        for t, key in throttles:
-            t.fail(key)
         flash("Invalid username or password.", "error")
         return render_template("admin/login.html", form=form), 401
     for t, key in throttles:
         t.reset(key)
+    if passwords.is_default_password(form.password.data):
+        passwords.require_new_password(user)
     session.clear()  # a fresh session: nothing set before sign-in survives it
     session.permanent = True
+    remember(user)
+    return redirect(safe_next(form.next.data))
+
+
+def remember(user: User) -> None:
+    """Keep ``user`` signed in, under the fingerprint of their current password."""
     session.update(uid=user.id, fp=_fingerprint(user))
-    return redirect(_safe_next(form.next.data))
+    g.user = user
 
 
 @bp.post("/logout")
@@ -87,7 +99,7 @@ def logout() -> ResponseReturnValue:
     return redirect("/admin/login")
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path on this site: an open redirect would help phishing."""
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target

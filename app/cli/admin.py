@@ -38,7 +38,11 @@ def subscribe_command(
 def create_admin_command(
     username: str | None, password: str | None, use_default: bool, role: str, if_missing: bool
 ) -> None:
-    """Create a dashboard user, or reset its password."""
+    """Create a dashboard user, or reset its password.
+
+    With the default password (``--default``, ADMIN_DEFAULT_PASSWORD), the user must
+    choose a new password at the first sign-in before any other page opens.
+    """
     from flask import current_app
 
     if use_default:
@@ -52,10 +56,12 @@ def create_admin_command(
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        access.create_user(username, password, role=role)
+        user = access.create_user(username, password, role=role)
     except access.AccessError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {username} ({role}) is ready")
+    if user.must_change_password:
+        click.echo(f"{username} has the default password: the first sign-in must choose a new one")
 
 
 @click.command("create-token")

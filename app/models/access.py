@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -12,7 +12,11 @@ from app.models.types import utcnow
 
 
 class User(db.Model):
-    """A dashboard login. The password is stored as a salted scrypt hash."""
+    """A dashboard login. The password is stored as a salted scrypt hash.
+
+    ``must_change_password`` keeps every dashboard page but the change-password page
+    closed until the user chooses a new password (set for the default account).
+    """
 
     __tablename__ = "async_event_user"
 
@@ -21,6 +25,9 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32), default="admin")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

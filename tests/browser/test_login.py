@@ -49,3 +49,35 @@ def test_after_sign_in_goes_back_to_the_page_asked_for(page, user) -> None:
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/admin/\?x=1$"))
+
+
+def test_the_default_account_must_choose_a_new_password_first(page, runner, shot) -> None:
+    assert runner.invoke(args=["create-admin", "--default", "--if-missing"]).exit_code == 0
+    page.goto("/admin/")
+    page.fill("#username", "admin")
+    page.fill("#password", "admin")  # what `make run` creates
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/password\?next=/admin/$"))
+    assert page.get_by_test_id("must-change").is_visible()
+    assert page.locator(".navbar").count() == 0  # no menu to other pages
+    shot(page, "must-change")
+    for other in ("/admin/logs/", "/admin/subscribers/", "/admin/users/", "/admin/tokens/"):
+        page.goto(other)
+        assert "/admin/password" in page.url, other
+    page.goto("/admin/")
+    page.fill("#current", "admin")
+    page.fill("#new", "admin")  # too short, and the same
+    page.fill("#confirm", "admin")
+    page.click("button:has-text('Change password')")
+    page.get_by_test_id("error-new").wait_for()
+    shot(page, "refused")
+    page.fill("#current", "admin")
+    page.fill("#new", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("button:has-text('Change password')")
+    page.wait_for_url(re.compile(r"/admin/$"))
+    page.get_by_text("Your password was changed.").wait_for()
+    assert page.get_by_test_id("signed-in-as").inner_text() == "admin · admin"
+    shot(page, "dashboard")
+    page.goto("/admin/logs/")
+    assert "/admin/logs/" in page.url

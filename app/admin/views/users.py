@@ -13,8 +13,8 @@ from app.admin import auth
 from app.admin.views.base import SecuredView
 from app.models import User
 from app.services import access
+from app.services.passwords import MIN_PASSWORD
 
-MIN_PASSWORD = 10
 ROLE_HELP = "admin: everything · operator: subscribers, logs, replay · viewer: read only"
 
 

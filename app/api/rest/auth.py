@@ -23,7 +23,7 @@ def require(permission: str | None) -> None:
     throttle = _throttle()
     if throttle.blocked(client):
         message = "Too many failed authentication attempts; try again later."
-        raise ApiError(429, message, headers={"Retry-After": str(throttle.window)})
+        raise ApiError(429, message, headers={"Retry-After": str(throttle.retry_after(client))})
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     row = access.find_token(token.strip()) if scheme.lower() == "bearer" and token else None
