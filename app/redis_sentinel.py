@@ -59,7 +59,7 @@ class SentinelSettings:
 
 def is_sentinel_url(url: str | None) -> bool:
     """Whether ``url`` names Sentinel rather than one server."""
-    return bool(url) and url.lower().startswith(SCHEME)  # type: ignore[union-attr]
+    return url is not None and url.lower().startswith(SCHEME)
 
 
 def parse_url(url: str, sentinel_password: str | None = None) -> SentinelSettings:
@@ -111,7 +111,7 @@ def from_config(config: Mapping[str, Any]) -> SentinelSettings | None:
         raise ValueError(f"{', '.join(stray)} apply only with REDIS_SENTINELS (or use REDIS_URL)")
     sentinel_password = config.get("REDIS_SENTINEL_PASSWORD") or None
     if is_sentinel_url(url):
-        return parse_url(url, sentinel_password)  # type: ignore[arg-type]
+        return parse_url(url, sentinel_password)
     if sentinel_password:
         raise ValueError(
             "REDIS_SENTINEL_PASSWORD is set, but Redis is not reached through Sentinel"
