@@ -1,7 +1,7 @@
 """Connects the app to Redis: one configured server, Sentinel's primary, or an embedded one.
 
 ``REDIS_URL=redis://…`` names one server; ``redis+sentinel://…`` or ``REDIS_SENTINELS``
-name the sentinels that know the primary (see ``app.redis_sentinel``). With neither,
+name the sentinels that know the primary (see ``app.sentinel_config``). With neither,
 the first ``get_redis`` starts the embedded server (see ``app.embedded_redis``), which
 is shared by every process of the app and outlives them all on purpose:
 ``stop_embedded`` ends it. Nothing connects or starts at import or at ``init_app``,
@@ -18,9 +18,9 @@ from urllib.parse import quote
 import redis
 from flask import Flask, current_app
 
-from app import embedded_redis, redis_sentinel
+from app import embedded_redis, redis_sentinel, sentinel_config
 from app.embedded_redis import MAX_SOCKET_BYTES
-from app.redis_sentinel import SentinelSettings
+from app.sentinel_config import SentinelSettings
 
 __all__ = [
     "MAX_SOCKET_BYTES",
@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
     Raises ValueError, naming the setting, when the Redis settings are malformed.
     """
     directory = os.path.join(app.instance_path, "redis")
-    sentinel = redis_sentinel.from_config(app.config)
+    sentinel = sentinel_config.from_config(app.config)
     url = app.config.get("REDIS_URL") or (sentinel.url() if sentinel else None)
     app.extensions["broker"] = Broker(url=url, directory=directory, sentinel=sentinel)
 
