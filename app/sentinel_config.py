@@ -96,6 +96,8 @@ def from_config(config: Mapping[str, Any]) -> SentinelSettings | None:
     if stray:
         raise ValueError(f"{', '.join(stray)} apply only with REDIS_SENTINELS (or use REDIS_URL)")
     sentinel_password = config.get("REDIS_SENTINEL_PASSWORD") or None
+    if url is not None and url.lower().startswith("rediss+sentinel://"):
+        raise ValueError("TLS through Sentinel (rediss+sentinel://) is not supported")
     if is_sentinel_url(url):
         return parse_url(url, sentinel_password)
     if sentinel_password:

@@ -102,6 +102,7 @@ def test_settings_pick_the_form(config, expected):
         ({"REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINEL_MASTER apply only with REDIS_SENTINELS"),
         ({"REDIS_URL": "redis://h/0", "REDIS_DB": "1"}, "REDIS_DB apply only"),
         ({"REDIS_URL": "redis://h/0", "REDIS_SENTINEL_PASSWORD": "x"}, "not reached through"),
+        ({"REDIS_URL": "rediss+sentinel://h1/m"}, "TLS through Sentinel"),
     ],
 )
 def test_conflicting_settings_are_refused_precisely(config, message):
