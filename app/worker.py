@@ -1,24 +1,53 @@
-"""The RQ worker: runs jobs in the app context without forking, with a finer scheduler."""
+"""The RQ worker: runs jobs in the app context without forking, with a finer scheduler.
+
+Both ride out a Redis outage or a Sentinel failover: a step of their loops that
+Redis fails is logged and tried again a moment later, where RQ's own loops would
+end the worker, or the scheduler's process, on the first connection error.
+"""
 
 from __future__ import annotations
 
 import gc
+import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from flask import Flask
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
 from rq.scheduler import RQScheduler
 
+from app import broker
 from app.services import dispatcher
 from app.services.feeder import Feeder
 
 # RQ's scheduler polls once a second; retries are due on whole seconds (see
 # app.queues), so polling 5 times a second keeps a 1 s backoff close to 1 s.
 SCHEDULER_POLL = 0.2
+# After Redis failed a step of a loop, wait this long before the next step. The
+# client has already retried for about 3 s (app.redis_sentinel.RETRIES).
+REDIS_PAUSE = 1.0
+# A new primary starts with an empty script cache: a pipeline that loaded RQ's Lua
+# scripts on the old one fails with NOSCRIPT once, and loads them again next time.
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, NoScriptError)
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def ride_out(step: str, call: Callable[[], T]) -> T | None:
+    """Run one step of a loop; if Redis cannot be reached, log it, pause, and return None."""
+    try:
+        return call()
+    except UNREACHABLE as exc:
+        log.warning("%s skipped: Redis unreachable (%s); going on in %s s", step, exc, REDIS_PAUSE)
+        time.sleep(REDIS_PAUSE)
+        return None
 
 
 def freeze_startup_heap() -> None:
@@ -36,19 +65,38 @@ def freeze_startup_heap() -> None:
 
 
 class FineScheduler(RQScheduler):
-    """RQ's scheduler, polling every SCHEDULER_POLL s (its lock TTLs keep whole seconds)."""
+    """RQ's scheduler, polling every SCHEDULER_POLL s (its lock TTLs keep whole seconds).
+
+    It connects with the app's own settings (``broker.new_client``), so through
+    Sentinel too, and its loop outlives Redis errors (see ``ride_out``).
+    """
+
+    def __init__(self, *args: Any, app: Flask, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    @property
+    def connection(self) -> Redis:
+        """A client of its own, made in the process that uses it (RQ forks the scheduler)."""
+        if self._connection is None:
+            self._connection = broker.new_client(self.app)
+        return self._connection
 
     def work(self) -> None:
-        """RQ's scheduler loop with the finer sleep."""
+        """RQ's scheduler loop with the finer sleep, going on through Redis errors."""
         self._install_signal_handlers()
-        self.register_birth()
+        ride_out("scheduler start", self.register_birth)
         while not self._stop_requested:
-            if self.should_reacquire_locks:
-                self.acquire_locks()
-            self.heartbeat()
-            self.enqueue_scheduled_jobs()
+            ride_out("scheduling", self._poll)
             time.sleep(SCHEDULER_POLL)
         self.stop()
+
+    def _poll(self) -> None:
+        """One round: keep the locks, beat, move due jobs to their queues."""
+        if self.should_reacquire_locks:
+            self.acquire_locks()
+        self.heartbeat()
+        self.enqueue_scheduled_jobs()
 
 
 class AppWorker(SimpleWorker):
@@ -58,6 +106,10 @@ class AppWorker(SimpleWorker):
     alive between jobs, which is where delivery throughput comes from; the app
     context per job gives each its own database session.
     """
+
+    # RQ doubles its wait after each failed dequeue, up to 60 s: after a long outage
+    # the retries would wait that long for a Redis that is back.
+    max_connection_wait_time = 2.0
 
     def __init__(self, queues: Sequence[Queue], app: Flask, **kwargs: Any) -> None:
         super().__init__(queues, **kwargs)
@@ -93,9 +145,30 @@ class AppWorker(SimpleWorker):
         return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """Run ``job`` inside the app context."""
+        """Run ``job`` inside the app context; RQ's bookkeeping may meet a Redis outage.
+
+        The job's work is leased in the database, so a job whose bookkeeping failed
+        is left to the sweep, and the worker goes on.
+        """
         with self.app.app_context():
-            super().execute_job(job, queue)
+            ride_out(f"job {job.id}", lambda: super(AppWorker, self).execute_job(job, queue))
+
+    # RQ's work loop ends the worker on any error outside its dequeue; these are the
+    # steps of that loop that talk to Redis.
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check for ``rq suspend``, riding out a Redis outage."""
+        ride_out("suspension check", lambda: super(AppWorker, self).check_for_suspension(burst))
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's registry cleaning, riding out a Redis outage."""
+        ride_out("maintenance", super().run_maintenance_tasks)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat, riding out a Redis outage (a pipeline's is sent by its owner)."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+        else:
+            ride_out("heartbeat", lambda: super(AppWorker, self).heartbeat(timeout))
 
     def _start_scheduler(
         self,
@@ -107,6 +180,7 @@ class AppWorker(SimpleWorker):
         """RQ's own scheduler start-up, with FineScheduler."""
         self.scheduler = FineScheduler(
             self.queues,
+            app=self.app,
             connection=self.connection,
             logging_level=logging_level if logging_level is not None else self.log.level,
             date_format=date_format,
