@@ -88,8 +88,10 @@ def fan_out_many(publication_ids: list[int]) -> list[NewChain]:
             _fail(publication.id, str(exc))
         except payloads.PayloadError as exc:
             _fail(publication.id, f"the resolved payload cannot be delivered: {exc}")
-        except (ValueError, RecursionError) as exc:  # arguments stored before publish() checked
-            _fail(publication.id, f"the arguments or payload are not JSON: {exc!r}")
+        except RecursionError:  # a resolver's payload deeper than json can even encode
+            _fail(publication.id, "the arguments or the payload are nested too deeply for JSON")
+        except ValueError as exc:  # arguments stored before publish() checked them
+            _fail(publication.id, f"the stored arguments are not JSON: {exc}")
     return _open_chains(resolved, audiences) if resolved else []
 
 

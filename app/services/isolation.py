@@ -39,7 +39,8 @@ def is_data_error(exc: BaseException) -> bool:
         return not exc.connection_invalidated and isinstance(exc, DataError | IntegrityError)
     if isinstance(exc, StatementError):  # SQLAlchemy wrapped an error of its own processing
         exc = exc.orig
-    return isinstance(exc, _REFUSED_VALUES)
+    driver = db.engine.dialect.loaded_dbapi  # its errors, where they reach us unwrapped
+    return isinstance(exc, (*_REFUSED_VALUES, driver.DataError, driver.IntegrityError))
 
 
 def store_isolating(items: list[T], store: Callable[[list[T], bool], None]) -> int:

@@ -6,13 +6,14 @@ failed later, in the recorder or the fan-out, for every delivery batched with it
 ``encode`` refuses it up front instead, naming where it is:
 
 - a string or key holding a lone surrogate (U+D800 to U+DFFF): UTF-8 cannot encode it;
+- a string or key holding NUL (U+0000): PostgreSQL's text and jsonb cannot store it,
+  and the REST API refuses it in any text (400), so ``publish()`` refuses it as well;
 - NaN, Infinity or -Infinity: JSON has no such numbers;
 - a value JSON has no type for (bytes, a set, an object);
 - nesting deeper than ``max_depth`` objects and arrays (the top counts as one);
 - more than ``max_bytes`` of compact UTF-8 JSON.
 
-NUL (U+0000) in a string is allowed: JSON writes it as ``\\u0000``, which is what the
-stored JSON text holds and what the receiver gets, on either database.
+The rules are the same on SQLite and PostgreSQL: what one accepts, so does the other.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 _CONTAINERS = (dict, list, tuple)
 # Made once: json.dumps builds an encoder per call for any but its default options.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_JSON_NUL = "\\u0000"  # how the encoder writes NUL (or a backslash before "u0000")
 
 
 class PayloadError(ValueError):
@@ -35,7 +37,7 @@ def encode(value: Any, max_depth: int, max_bytes: int, name: str = "arguments") 
     """``value`` as compact JSON text once it is proven deliverable; PayloadError otherwise.
 
     ``name`` begins the path in messages (``arguments.items[3].price``). The text
-    keeps non-ASCII characters as they are; it holds no lone surrogate and no raw NUL.
+    keeps non-ASCII characters as they are; it holds no lone surrogate and no NUL.
     """
     _check_depth(value, max_depth, name)
     try:
@@ -45,6 +47,8 @@ def encode(value: Any, max_depth: int, max_bytes: int, name: str = "arguments") 
         raise PayloadError(_explain(value, name) or f"{name}: not JSON: {exc}") from None
     except RecursionError:  # deep inside a container type the depth check does not know
         raise PayloadError(f"{name}: nested too deeply to encode as JSON") from None
+    if _JSON_NUL in text and (problem := _explain(value, name)) is not None:
+        raise PayloadError(problem)
     if size > max_bytes:
         raise PayloadError(f"{name}: {size} bytes as JSON; the limit is {max_bytes}")
     return text
@@ -73,6 +77,11 @@ def _explain(value: Any, name: str) -> str | None:
         if isinstance(item, float) and not math.isfinite(item):
             shown = "NaN" if math.isnan(item) else ("Infinity" if item > 0 else "-Infinity")
             return f"{path} is {shown}, which JSON cannot carry; send a number or null"
+        if isinstance(item, str) and "\x00" in item:
+            return (
+                f"{path} holds NUL (\\u0000), which PostgreSQL cannot store as text; "
+                "remove it, or encode the value (base64, say)"
+            )
         if isinstance(item, str) and _has_lone_surrogate(item):
             return (
                 f"{path} holds a lone surrogate ({_first_surrogate(item)}), which UTF-8 "

@@ -34,8 +34,8 @@ def publish(event_name: str, args: dict[str, Any], store_id: int = 0) -> int:
     Raises PublishError, storing nothing, for an unknown event, a bad store, or
     arguments that cannot be stored and delivered exactly as given
     (``app.services.payloads``): a lone surrogate, NaN or Infinity, a value JSON
-    has no type for, nesting deeper than ``PUBLISH_MAX_DEPTH`` or JSON longer than
-    ``PUBLISH_MAX_BYTES``. NUL in a string is accepted and delivered as ``\\u0000``.
+    has no type for, NUL in a string (as the REST API refuses it in any text),
+    nesting deeper than ``PUBLISH_MAX_DEPTH`` or JSON longer than ``PUBLISH_MAX_BYTES``.
     """
     return _store([_row(event_name, args, store_id)])[0]
 
