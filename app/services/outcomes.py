@@ -47,7 +47,7 @@ def record(attempts: list[Attempt]) -> None:
 def _store(batch: list[tuple[Attempt, dict]], safe: bool) -> None:
     """Record ``(attempt, log row)`` pairs in one transaction, committed; queue their retries."""
     attempts = [attempt for attempt, _ in batch]
-    rows = [logrows.safe(row) if safe else dict(row) for _, row in batch]
+    rows = [logrows.safe(row) if safe else row for _, row in batch]
     sqlite.begin_background(db.session())  # off the path from publish to receipt
     max_deaths, max_backoff, indexed = settings.get_many(
         "max_deaths", "max_backoff", "indexing_enabled"
