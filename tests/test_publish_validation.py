@@ -149,3 +149,15 @@ def test_a_resolver_payload_that_cannot_be_delivered_fails_its_publication_alone
     assert db.session.scalar(select(func.count()).select_from(Delivery)) == 1
     receiver.wait_for(1, "/fine")
     assert db.session.scalar(select(func.count()).select_from(DeliveryLog)) == 1
+
+
+def test_an_idempotency_key_with_nul_is_refused_on_both_databases(api):
+    token = api.token("publish")
+    body = {"event_name": "example.event"}
+    response = api.call("POST", PATH, token, json=body, headers={"Idempotency-Key": "a\x00b"})
+    assert response.status_code == 400 and "NUL" in response.json["message"]
+    with api.app.app_context():
+        assert stored() == 0
+        with pytest.raises(publishing.PublishError, match="idempotency key"):
+            publishing.create_publication("example.event", {}, idempotency_key="a\x00b")
+        assert stored() == 0

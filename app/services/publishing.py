@@ -59,7 +59,7 @@ def create_publication(
     this request alone, so it is not put in a group commit with other publishers.
     """
     if idempotency_key is not None and not _fits_key(idempotency_key):
-        raise PublishError("an idempotency key must be 1 to 255 characters, none of them NUL")
+        raise PublishError("an idempotency key must be 1 to 255 characters, with no NUL")
     publication = Publication(
         event_name=event_name,
         arguments=_arguments(event_name, args, store_id),
