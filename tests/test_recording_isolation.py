@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 
@@ -10,7 +11,15 @@ from sqlalchemy import event, func, select
 
 from app.extensions import db
 from app.models import ChainState, DeadLetter, Delivery, DeliveryLog
-from app.services import attempts, escaping, fanout, outcomes, publishing, subscriptions
+from app.services import (
+    attempts,
+    escaping,
+    fanout,
+    outcomes,
+    publishing,
+    search,
+    subscriptions,
+)
 from tests.receiver import Reply
 from tests.support import wait_until
 
@@ -85,7 +94,7 @@ def committed_count(model: type) -> int:
         db.session.commit()
 
 
-def test_a_row_the_database_refuses_is_isolated_and_the_others_are_stored(ctx, receiver):
+def test_a_row_the_database_refuses_is_isolated_and_the_others_are_stored(ctx, receiver, caplog):
     subs = [subscribe(receiver.route(f"/r{i}")) for i in range(5)]
     sent = sent_attempts(publishing.publish("example.event", {"n": 1}))
     poison = sent[2]
@@ -93,7 +102,12 @@ def test_a_row_the_database_refuses_is_isolated_and_the_others_are_stored(ctx, r
     poison.outcome = replace(poison.outcome, status_code=2**70, response="caf\xe9 \x00")
     quoted = sent[3]  # an error text quoting a lone surrogate: escaped before the insert
     quoted.outcome = replace(quoted.outcome, response="bad \ud800 text")
+    legacy = sent[4]  # a payload stored before publications were checked
+    legacy_data = {"k\ud800": "v\x00", "caf\xe9": 1}
+    legacy.request = replace(legacy.request, event=replace(legacy.request.event, data=legacy_data))
     outcomes.record(sent)
+    refusals = [r for r in caplog.records if r.getMessage().startswith("a row was refused")]
+    assert len(refusals) == 1  # the status alone: the texts were escaped before the insert
     rows = {sub: logs_of(sub) for sub in subs}
     assert all(len(found) == 1 for found in rows.values())
     (stored,) = rows[poison.subscription_id]
@@ -103,8 +117,12 @@ def test_a_row_the_database_refuses_is_isolated_and_the_others_are_stored(ctx, r
     (escaped,) = rows[quoted.subscription_id]
     assert escaping.unescape(escaped.response_data) == "bad \ud800 text"
     assert escaped.status_code == 200
+    (kept,) = rows[legacy.subscription_id]
+    assert json.loads(kept.serialized_data)["data"] == legacy_data and kept.status_code == 200
     states = db.session.scalars(select(Delivery.state)).all()
     assert states == [ChainState.DELIVERED] * 5
+    assert search.count("success:true") == 5  # the safe row is indexed by its own fields
+    assert search.count("data.data.n:1") == 3  # but not by its payload
 
 
 def test_a_database_refusing_every_write_is_not_mistaken_for_a_bad_row(ctx, receiver, backend):

@@ -93,23 +93,20 @@ def ascii_json(text: str | None) -> str | None:
     return _NON_ASCII_ONLY.sub(_json_escape_one, text)
 
 
-def scrub(value: Any, ascii_only: bool = False, keys_only: bool = False) -> Any:
-    """``value`` with its strings in storable form: object keys, and values unless
-    ``keys_only``; in the ASCII form if ``ascii_only``.
+def storable_keys(value: Any) -> Any:
+    """``value`` with every object key, at any depth, in its storable form.
 
-    For search documents, whose strings become index rows. It copies every object
-    and array, so callers scrub only what they know to need it.
+    For search documents, whose keys become the index's field names (its values it
+    makes storable itself). It copies every object and array, so callers use it
+    only on a payload they know to need it.
     """
-    escape = ascii_storable if ascii_only else storable
-    if isinstance(value, str):
-        return value if keys_only else escape(value)
     if isinstance(value, dict):
         return {
-            escape(key) if isinstance(key, str) else key: scrub(item, ascii_only, keys_only)
+            storable(key) if isinstance(key, str) else key: storable_keys(item)
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [scrub(item, ascii_only, keys_only) for item in value]
+        return [storable_keys(item) for item in value]
     return value
 
 

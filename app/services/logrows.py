@@ -87,16 +87,17 @@ def _row(attempt: Attempt) -> dict[str, Any]:
 
 
 def _searchable(data: Any, serialized: str | None, safe: bool) -> Any:
-    """The payload as the index gets it.
+    """The payload as the index gets it; none for a ``safe`` row.
 
     The index stores string values with NUL and surrogates replaced, but not object
-    keys, which become its field names: a key with a lone surrogate is escaped here.
-    Its stored JSON shows one as ``\\udXXX``. A ``safe`` row's strings are all ASCII.
+    keys, which become its field names: a key with a lone surrogate is escaped here
+    (the stored JSON shows one as ``\\udXXX``). A row stored in its safe form is
+    indexed by its own fields alone, so that nothing in its payload can fail it again.
     """
     if safe:
-        return escaping.scrub(data, ascii_only=True)
+        return None
     if serialized is not None and "\\ud" in serialized:
-        return escaping.scrub(data, keys_only=True)
+        return escaping.storable_keys(data)
     return data
 
 
