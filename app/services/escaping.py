@@ -25,7 +25,7 @@ from typing import Any
 MARKER = "[escaped] "
 _UNSAFE = re.compile(r"[\\\x00\ud800-\udfff]")  # what storable() escapes
 _NON_ASCII = re.compile(r"[\\\x00\x80-\U0010ffff]")  # what the ASCII form escapes
-_NON_ASCII_ONLY = re.compile(r"[\x80-\U0010ffff]")
+_NON_ASCII_ONLY = re.compile(r"[\x80-\U0010ffff]")  # what ascii_json() escapes
 _ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
 
 
@@ -137,4 +137,4 @@ def _unescape_one(match: re.Match[str]) -> str:
     code = int(token[1:], 16)
     if token[0] == "x" and code >= 0x80:
         return chr(0xDC00 + code)
-    return chr(code)
+    return chr(code) if code <= 0x10FFFF else match.group()  # never written by _escape_one
