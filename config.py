@@ -98,6 +98,11 @@ class Config:
     MAX_CONTENT_LENGTH: int = _env_int("API_MAX_BODY_BYTES", 1024 * 1024)
     API_MAX_PUBLISH_BYTES: int = _env_int("API_MAX_PUBLISH_BYTES", 256 * 1024)
 
+    # Publications, from publish() and REST alike, and the payloads resolvers make of them:
+    # the most bytes of compact UTF-8 JSON, and the deepest nesting of objects and arrays.
+    PUBLISH_MAX_BYTES: int = _env_int("PUBLISH_MAX_BYTES", 1024 * 1024)
+    PUBLISH_MAX_DEPTH: int = _env_int("PUBLISH_MAX_DEPTH", 64)
+
     # AWS sinks (eventbridge, sqs). Credentials come from the standard AWS chain (env, profile,
     # instance role). AWS_ENDPOINT_URL points both at a stand-in such as moto or LocalStack.
     AWS_REGION: str = (

@@ -16,7 +16,7 @@ from app.events import ResolveError, get_registry
 from app.extensions import db
 from app.models import ChainState, Delivery, Publication, PublicationState, Subscription, sqlite
 from app.models.types import utcnow
-from app.services import bulk
+from app.services import bulk, escaping, payloads
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,30 @@ def fan_out_many(publication_ids: list[int]) -> list[NewChain]:
     resolved: list[tuple[Publication, str]] = []
     for publication in publications:
         try:
-            arguments = json.loads(publication.arguments)
-            payload = get_registry().resolve(publication.event_name, arguments)
+            resolved.append((publication, _resolve(publication)))
         except ResolveError as exc:
             _fail(publication.id, str(exc))
-            continue
-        resolved.append((publication, json.dumps(payload, separators=(",", ":"))))
+        except payloads.PayloadError as exc:
+            _fail(publication.id, f"the resolved payload cannot be delivered: {exc}")
+        except RecursionError:  # a resolver's payload deeper than json can even encode
+            _fail(publication.id, "the arguments or the payload are nested too deeply for JSON")
+        except ValueError as exc:  # arguments stored before publish() checked them
+            _fail(publication.id, f"the stored arguments are not JSON: {exc}")
     return _open_chains(resolved, audiences) if resolved else []
+
+
+def _resolve(publication: Publication) -> str:
+    """The publication's payload as JSON text, resolved and proven deliverable.
+
+    A resolver may return what ``publish()`` would refuse (NaN, a lone surrogate, a
+    deep or huge structure); that fails this publication alone, with the reason.
+    """
+    arguments = json.loads(publication.arguments)
+    payload = get_registry().resolve(publication.event_name, arguments)
+    config = current_app.config
+    return payloads.encode(
+        payload, config["PUBLISH_MAX_DEPTH"], config["PUBLISH_MAX_BYTES"], name="payload"
+    )
 
 
 def _open_chains(
@@ -173,6 +190,8 @@ def _fail(publication_id: int, error: str) -> None:
     db.session.execute(
         update(Publication)
         .where(Publication.id == publication_id, Publication.state == PublicationState.PENDING)
-        .values(state=PublicationState.FAILED, error=error, dispatched_at=utcnow())
+        .values(
+            state=PublicationState.FAILED, error=escaping.storable(error), dispatched_at=utcnow()
+        )
     )
     db.session.commit()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,11 +11,14 @@ from app.events import get_registry
 from app.extensions import db
 from app.models import Publication, PublicationState
 from app.models.types import utcnow
-from app.services import bulk, outbox
+from app.services import bulk, escaping, outbox, payloads
 
 
 class PublishError(ValueError):
-    """The event cannot be published as asked (unknown event, bad arguments)."""
+    """The event cannot be published as asked (unknown event, bad arguments).
+
+    Raised before anything is stored, with a message that says what to change.
+    """
 
 
 MAX_STORE_ID = 65535  # Magento's store ids are unsigned smallints
@@ -28,6 +30,12 @@ def publish(event_name: str, args: dict[str, Any], store_id: int = 0) -> int:
     Returns once the publication is committed, so an unreachable Redis delays
     delivery but never loses the event: its id is pushed to Redis in the
     background (``app.services.outbox``), and the sweep queues it if that fails.
+
+    Raises PublishError, storing nothing, for an unknown event, a bad store, or
+    arguments that cannot be stored and delivered exactly as given
+    (``app.services.payloads``): a lone surrogate, NaN or Infinity, a value JSON
+    has no type for, NUL in a string (as the REST API refuses it in any text),
+    nesting deeper than ``PUBLISH_MAX_DEPTH`` or JSON longer than ``PUBLISH_MAX_BYTES``.
     """
     return _store([_row(event_name, args, store_id)])[0]
 
@@ -50,6 +58,8 @@ def create_publication(
     For the REST route's Idempotency-Key: a unique key that loses a race must fail
     this request alone, so it is not put in a group commit with other publishers.
     """
+    if idempotency_key is not None and not _fits_key(idempotency_key):
+        raise PublishError("an idempotency key must be 1 to 255 characters, with no NUL")
     publication = Publication(
         event_name=event_name,
         arguments=_arguments(event_name, args, store_id),
@@ -107,7 +117,13 @@ def _arguments(event_name: str, args: dict[str, Any], store_id: int) -> str:
     whole = isinstance(store_id, int) and not isinstance(store_id, bool)
     if not whole or not 0 <= store_id <= MAX_STORE_ID:
         raise PublishError(f"store_id must be a whole number, 0 to {MAX_STORE_ID}: {store_id!r}")
+    config = current_app.config
     try:
-        return json.dumps(args, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise PublishError(f"arguments are not JSON-serialisable: {exc}") from None
+        return payloads.encode(args, config["PUBLISH_MAX_DEPTH"], config["PUBLISH_MAX_BYTES"])
+    except payloads.PayloadError as exc:
+        raise PublishError(str(exc)) from None
+
+
+def _fits_key(key: str) -> bool:
+    """Whether an idempotency key fits its column on every database."""
+    return isinstance(key, str) and 0 < len(key) <= 255 and escaping.clean(key)

@@ -3,8 +3,10 @@
 Attempts land on a queue as their sends finish; the thread takes all that have landed
 (up to ``BATCH``) and records them together, so under load a transaction carries many
 log rows and at rest each is recorded at once. It also gives back the leases of
-attempts that never went out. It never dies of an error: a batch that cannot be stored
-is logged, and its chains, still leased, come back through the sweep.
+attempts that never went out. It never dies of an error. A row the database refuses
+fails no other: ``outcomes.record`` splits the batch until that row is alone and
+stores it in a safe form. A batch that cannot be stored for another reason (the
+database is down) is logged, and its chains, still leased, come back through the sweep.
 """
 
 from __future__ import annotations

@@ -71,8 +71,10 @@ class Outcome:
     """The result of one attempt, recorded as a row by the job that asked for it.
 
     ``retryable`` is meaningless on success. ``response`` is the response body
-    (utf-8, errors replaced), the reason phrase when the body is empty, or the error
-    text, capped by the sink. ``retry_after`` comes from a numeric ``Retry-After``.
+    (utf-8; each undecodable byte a surrogate, as ``surrogateescape`` decodes it), the
+    reason phrase when the body is empty, or the error text, capped by the sink. It may
+    hold NUL and lone surrogates: the recorder stores it escaped. ``retry_after`` comes
+    from a numeric ``Retry-After``.
     ``gone`` means the endpoint answered 410: the caller disables the subscription.
     """
 

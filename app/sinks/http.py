@@ -93,7 +93,8 @@ class HttpSink:
     def _post(self, url: str, body: bytes, headers: dict[str, str], deadline: float) -> Outcome:
         """Send through the transport and judge the final response."""
         answer = self._transport.post(url, body, headers, deadline)
-        text = answer.body.decode("utf-8", errors="replace") or answer.reason
+        # surrogateescape keeps undecodable bytes, which the log stores escaped (escaping.py)
+        text = answer.body.decode("utf-8", errors="surrogateescape") or answer.reason
         status = answer.status
         retry_after = _retry_after(answer.headers.get("Retry-After"))
         if answer.drops_body:

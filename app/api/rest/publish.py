@@ -60,6 +60,8 @@ def register(api: RestApi) -> None:
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 255:
             raise ApiError(400, "Idempotency-Key is longer than 255 characters")
+        if key is not None and "\x00" in key:  # PostgreSQL cannot even look it up
+            raise ApiError(400, "Idempotency-Key may not contain NUL (\\u0000) characters.")
         try:
             return _publish(body, key), 202
         except publishing.PublishError as exc:
