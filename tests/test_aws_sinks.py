@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -22,6 +23,7 @@ from app.sinks import DeliveryRequest, Envelope, validate_recipient
 from app.sinks.aws import AwsClient, failure
 from app.sinks.eventbridge import EventBridgeSink, entry_outcome
 from app.sinks.sqs import RETRYABLE_CODES, SqsSink
+from tests import hostile
 
 REGION = "ap-southeast-2"
 
@@ -149,6 +151,23 @@ def test_unreachable_endpoint_is_retryable(make, service):
     outcome = make(client(service, url)).deliver(request(f"{url}/123456789012/q"))
     assert not outcome.success and outcome.retryable
     assert "EndpointConnectionError" in outcome.response
+
+
+@pytest.mark.parametrize("behaviour", ["never_answer", "trickle_headers", "trickle_body"])
+@pytest.mark.parametrize(("make", "service"), [(EventBridgeSink, "events"), (SqsSink, "sqs")])
+def test_an_endpoint_that_stalls_or_trickles_is_cut_at_the_total_timeout(make, service, behaviour):
+    """botocore's read timeout is per read: a byte a second would never trip it."""
+    with hostile.serve(behaviour, interval=1.0) as server:
+        settings = {"AWS_REGION": REGION, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.port}"}
+        aws_client = AwsClient(service, {**settings, "DELIVERY_TOTAL_TIMEOUT": 2.0})
+        aws_client.get()  # building a client (once per process) is not part of a call
+        started = time.monotonic()
+        outcome = make(aws_client).deliver(request(f"{server.url}/123456789012/q"))
+        assert 1.9 <= time.monotonic() - started < 3.5
+        assert (outcome.success, outcome.retryable) == (False, True)
+        assert outcome.response == "timed out after 2.0 s"
+        server.wait_hung_up()
+        assert server.client_sockets() == 0  # shut, and not pooled for the next call
 
 
 @pytest.mark.parametrize(

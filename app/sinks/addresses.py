@@ -2,9 +2,11 @@
 
 Loopback, private, link-local, shared, multicast, reserved and cloud-metadata
 addresses are refused unless they fall inside DELIVERY_ALLOWED_NETWORKS. The
-check runs twice: when a subscription is saved (every address the host resolves
-to) and at delivery time on the socket itself, after it connected, for the first
-hop and every redirect, so DNS rebinding and redirects cannot reach inside.
+check runs when a subscription is saved (every address the host resolves to) and
+at delivery time for every new connection, the first hop and each redirect alike:
+before connecting, on every address the host resolves to (so a forbidden address
+is never even dialled), and again on the connected socket's peer, so a DNS answer
+that changed in between (rebinding) cannot reach inside either.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError
+
+from app.sinks.deadline import watched_pool
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
@@ -72,22 +77,42 @@ def check_host(host: str, port: int, allowed: Sequence[Network]) -> str | None:
 
 
 class _Guard:
-    """Mixin for urllib3 connections: check the peer of every new socket."""
+    """Mixin for urllib3 connections: check the addresses before connecting, and the peer after."""
 
     allowed: tuple[Network, ...] = ()
+    host: str
+    port: int
 
     def _new_conn(self) -> socket.socket:
+        self._refuse(address for address in self._resolved())
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        address = sock.getpeername()[0]
-        why = forbidden(address, self.allowed)
-        if why:
+        try:
+            self._refuse([sock.getpeername()[0]])
+        except BaseException:
             sock.close()
-            raise ForbiddenAddress(self, f"refused to deliver to {address}: {why}")  # type: ignore[arg-type]
+            raise
         return sock
+
+    def _resolved(self) -> list[str]:
+        """Every address the host resolves to (an IP literal resolves to itself, without DNS)."""
+        host = self.host.strip("[]")
+        try:
+            infos = socket.getaddrinfo(host, self.port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        return [str(info[4][0]) for info in infos]
+
+    def _refuse(self, addresses: Iterable[str]) -> None:
+        """Raise ForbiddenAddress for the first address the policy forbids."""
+        for address in addresses:
+            why = forbidden(address, self.allowed)
+            if why:
+                message = f"refused to deliver to {address}: {why}"
+                raise ForbiddenAddress(self, message)  # type: ignore[arg-type]
 
 
 def guarded_manager(allowed: Sequence[Network]) -> Callable[[int], urllib3.PoolManager]:
-    """A pool factory for HttpSink whose every connection passes the address check."""
+    """A pool factory for HttpSink: watched connections that pass the address check."""
     allowed = tuple(allowed)
 
     class GuardedHTTP(_Guard, HTTPConnection):
@@ -98,8 +123,8 @@ def guarded_manager(allowed: Sequence[Network]) -> Callable[[int], urllib3.PoolM
 
     GuardedHTTP.allowed = GuardedHTTPS.allowed = allowed
     pools = {
-        "http": type("GuardedPool", (HTTPConnectionPool,), {"ConnectionCls": GuardedHTTP}),
-        "https": type("GuardedTLSPool", (HTTPSConnectionPool,), {"ConnectionCls": GuardedHTTPS}),
+        "http": watched_pool(HTTPConnectionPool, GuardedHTTP, "GuardedPool"),
+        "https": watched_pool(HTTPSConnectionPool, GuardedHTTPS, "GuardedTLSPool"),
     }
 
     def factory(pool_maxsize: int) -> urllib3.PoolManager:

@@ -48,7 +48,7 @@ class EventBridgeSink:
                 "Detail": cloudevent_json(request.event),
                 "EventBusName": request.recipient,
             }
-            response = self.client.get().put_events(Entries=[entry])
+            response = self.client.call("put_events", Entries=[entry])
             outcome = entry_outcome(response)
         except Exception as exc:  # never raise: a failure is an Outcome
             outcome = failure(exc, "EventBridge")

@@ -140,19 +140,21 @@ def _forbidden_cause(exc: BaseException) -> ForbiddenAddress | None:
         if seen is None or isinstance(seen, ForbiddenAddress):
             return seen
         nested = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
-        if nested is None and seen.args and isinstance(seen.args[0], BaseException):
-            nested = seen.args[0]
+        nested = nested or _wrapped(seen)
         seen = nested if isinstance(nested, BaseException) else None
     return None
+
+
+def _wrapped(exc: BaseException) -> BaseException | None:
+    """The exception ``exc`` carries among its args, as ProtocolError("...", cause) does."""
+    return next((arg for arg in exc.args if isinstance(arg, BaseException)), None)
 
 
 def _describe_network_error(exc: BaseException) -> str:
     """Name what went wrong (refused, DNS, TLS...) from the innermost cause."""
     root = exc
     for _ in range(10):  # NewConnectionError -> OSError, SSLError -> ssl.SSLError, ...
-        nested = getattr(root, "reason", None) or root.__cause__
-        if nested is None and root.args and isinstance(root.args[0], BaseException):
-            nested = root.args[0]
+        nested = getattr(root, "reason", None) or root.__cause__ or _wrapped(root)
         if not isinstance(nested, BaseException):
             break
         root = nested

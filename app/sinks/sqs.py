@@ -53,7 +53,7 @@ class SqsSink:
         size, limit = len(body.encode("utf-8")), self.max_message_bytes
         if size > limit:
             return Outcome(False, False, f"the event is {size} bytes; SQS takes at most {limit}")
-        response = self.client.get().send_message(QueueUrl=queue_url, MessageBody=body)
+        response = self.client.call("send_message", QueueUrl=queue_url, MessageBody=body)
         text = json.dumps({"MessageId": response.get("MessageId")})
         return Outcome(True, False, text, http_status(response))
 
