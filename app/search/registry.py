@@ -11,8 +11,12 @@ from app.search.backend import SearchBackend
 
 
 def _sql(app: Flask) -> SearchBackend:
+    from app.extensions import db
+    from app.search import sql_budget
     from app.search.sql import SqlBackend
 
+    with app.app_context():
+        sql_budget.watch(db.engine)  # searches' time budgets see each statement
     return SqlBackend()
 
 
