@@ -7,10 +7,11 @@ Elasticsearch would and ``fake_es_checks`` says what a request must look like. E
 departure is recorded in ``violations``, which the tests assert empty. ``stop()`` makes
 the port refuse connections and ``start()`` brings the same port back; ``unavailable``
 answers 503 instead, as a cluster without a master does. ``search_seconds`` makes each
-search take that much longer, as on a big index; a search's ``timeout`` then stops it
-with partial hits and ``timed_out: true``, as Elasticsearch does, unless
-``honours_timeout`` is off (a cluster too busy to stop in time). A query of more than
-``max_clause_count`` leaves is refused with Elasticsearch's 400.
+search take that much longer, as on a big index (``count_seconds`` each count, which
+tracks every hit); a search's ``timeout`` then stops it with partial hits and
+``timed_out: true``, as Elasticsearch does, unless ``honours_timeout`` is off (a
+cluster too busy to stop in time). A query of more than ``max_clause_count`` leaves is
+refused with Elasticsearch's 400. ``searches`` keeps every search body it was sent.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class FakeElasticsearch:
         self.requests: list[str] = []
         self.unavailable = False
         self.search_seconds = 0.0
+        self.count_seconds = 0.0
+        self.searches: list[dict[str, Any]] = []
         self.honours_timeout = True
         self.max_clause_count = 1024  # Elasticsearch's floor; it grows with the heap
         self.port = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -156,10 +157,12 @@ class Routes:
         Elasticsearch keeps it: past it, what was found so far and ``timed_out: true``."""
         for problem in checks.search_body(body):
             self.fake.violate(problem)
+        self.fake.searches.append(body)
         timeout = _timeout(body.get("timeout"))
         started = time.monotonic()
         hits = self.matches(expression, body)
-        work = time.monotonic() - started + self.fake.search_seconds
+        extra = self.fake.search_seconds + (self.fake.count_seconds if body.get("size") == 0 else 0)
+        work = time.monotonic() - started + extra
         timed_out = timeout is not None and work > timeout and self.fake.honours_timeout
         if timed_out:  # it stops at the timeout, having read only part of the index
             hits = hits[: int(len(hits) * timeout / work)]
@@ -212,8 +215,10 @@ def _timeout(value: Any) -> float | None:
         return None
     seconds = checks.time_value(value)
     if seconds is None:
-        reason = f"failed to parse setting [timeout] with value [{value}] as a time value"
-        raise FakeError(400, "parse_exception", reason + ": unit is missing or unrecognized")
+        reason = f"failed to parse setting [timeout] with value [{value}] as a time value: "
+        fraction = re.fullmatch(r"\s*[0-9]*\.[0-9]+\s*[a-z]+\s*", str(value).lower())
+        reason += "fractional time values are not supported" if fraction else "unit is missing"
+        raise FakeError(400, "parse_exception", reason + ("" if fraction else " or unrecognized"))
     return None if seconds == float("inf") else seconds
 
 

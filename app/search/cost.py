@@ -89,13 +89,13 @@ def check_cost(query: Query, limits: CostLimits) -> QueryCost:
     if cost.clauses > limits.max_clauses:
         raise QueryTooCostly(
             f"the query has too many clauses: {cost.clauses}, at most {limits.max_clauses} "
-            f"(SEARCH_MAX_CLAUSES; a term that reads as a number counts twice). "
-            f"Search for fewer values, or for a wildcard or range that covers them"
+            f"(SEARCH_MAX_CLAUSES; every term, range or pattern counts, and a number "
+            f"twice). Search for fewer values, or for one range that covers them"
         )
     if cost.wildcards > limits.max_wildcards:
         raise QueryTooCostly(
             f"the query has too many wildcard terms: {cost.wildcards}, at most "
-            f"{limits.max_wildcards} (SEARCH_MAX_WILDCARDS; a term with * or ? is one). "
-            f"Name the field each applies to, or match whole values instead"
+            f"{limits.max_wildcards} (SEARCH_MAX_WILDCARDS; every term with * or ? counts). "
+            f"Match whole values where you can, or use one pattern that covers several"
         )
     return cost

@@ -153,7 +153,7 @@ class ElasticsearchBackend:
         is the query's fault. Anything else is SearchUnavailable.
         """
         if isinstance(exc, ConnectionTimeout):
-            if any(isinstance(error, ReadTimeoutError) for error in exc.errors):
+            if any(isinstance(e, ReadTimeoutError) for e in (*exc.errors, exc.__cause__)):
                 return deadline.timeout()
         elif isinstance(exc, ApiError) and exc.status_code == 400 and "too_many" in str(exc.body):
             return QueryTooCostly(
