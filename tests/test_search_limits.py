@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from app import create_app
 from app.extensions import db
 from app.search import budget, sql_budget
 from app.search.ast import QuerySyntaxError
@@ -211,3 +212,12 @@ RECURSION = 1_000_000  # rows a recursive CTE counts: well over TINY on any mach
 def _count_to(driver) -> int:
     sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
     return driver.execute(sql + "SELECT count(*) FROM n", (RECURSION,)).fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("SEARCH_MAX_CLAUSES", 0), ("SEARCH_MAX_WILDCARDS", -1), ("SEARCH_TIMEOUT", 0)],
+)
+def test_a_bad_limit_stops_the_app_at_start_up(config, setting, value):
+    with pytest.raises(ValueError, match=setting):
+        create_app({**config, setting: value})

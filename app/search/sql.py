@@ -8,7 +8,8 @@ documents are scanned newest-first with the probe, in growing windows, until the
 page is full or ``SCAN_BUDGET`` log_ids were covered, after which set algebra over
 the postings finds the rest. When the query has an exact MUST leaf (a term on one
 field), the windows read that leaf's posting list instead of the documents. Counts
-use candidates or set algebra.
+use candidates or set algebra. Both run within the search's time budget, if it has
+one (``app.search.sql_budget``).
 """
 
 from __future__ import annotations
