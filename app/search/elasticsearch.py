@@ -10,9 +10,9 @@ Each of these requests carries the time left of the search's deadline
 (``budget.current()``, else ``ELASTICSEARCH_TIMEOUT``) twice: as the search's own
 ``timeout``, which Elasticsearch honours by stopping and answering ``timed_out: true``
 with what it found so far (an answer we refuse: SearchTimeout), and, ``GRACE`` later,
-as the client's ``request_timeout``, for a cluster that does not stop in time. The mapping and
-its limits against the contract are in ``es_mapping``, index versions and the alias
-swap in ``es_indices``, flushing in ``es_flush``, rebuilding in ``es_rebuild``.
+as the client's ``request_timeout``, for a cluster that does not stop in time. The
+mapping and its limits against the contract are in ``es_mapping``, index versions and
+the alias swap in ``es_indices``, flushing in ``es_flush``, rebuilding in ``es_rebuild``.
 """
 
 from __future__ import annotations

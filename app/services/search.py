@@ -9,7 +9,7 @@ Every query is held to the cost limits (``app.search.cost``: length, clauses, wi
 terms; ``QueryTooCostly``) before any backend sees it, and every search to a time
 budget (``app.search.budget``; ``SearchTimeout``): ``SEARCH_TIMEOUT`` for a page or a
 count, ``SEARCH_EXPORT_TIMEOUT`` for each batch of ``iter_all``, which streams. Both
-errors are QuerySyntaxErrors, so a caller that shows one shows all three.
+errors are QuerySyntaxErrors: every caller that shows a syntax error shows them too.
 """
 
 from __future__ import annotations
