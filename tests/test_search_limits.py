@@ -119,6 +119,8 @@ def _no_timer_left(backend: str) -> bool:
     """No deadline, no progress handler, no statement_timeout: a slow search runs to the end."""
     if backend == "postgresql":
         assert db.session.scalar(text("SHOW statement_timeout")) == "0"
+        driver = db.session.connection().connection.dbapi_connection
+        assert driver.cursor_factory.__name__ == "Cursor"  # the search's own was put back
     assert budget.current() is None
     return get_backend().search(ParsedQuery(SLOW, parse(SLOW)), 50) == []
 

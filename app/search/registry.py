@@ -12,12 +12,8 @@ from app.search.cost import CostLimits
 
 
 def _sql(app: Flask) -> SearchBackend:
-    from app.extensions import db
-    from app.search import sql_budget
     from app.search.sql import SqlBackend
 
-    with app.app_context():
-        sql_budget.watch(db.engine)  # searches' time budgets see each statement
     return SqlBackend()
 
 
