@@ -71,7 +71,7 @@ def compare_limits(db: str, url: str, queries: list[str], runs: int, logs: int) 
     gc.collect()
     gc.freeze()
     limits, seconds = CostLimits.from_config(app.config), app.config["SEARCH_TIMEOUT"]
-    totals = [0.0, 0.0]
+    totals, ratios = [0.0, 0.0], ([], [])  # ratios: (pages, counts), with / without
     print(f"\n{db}, {logs} logs: p50 ms without / with limits and budget ({seconds:g} s)")
     print(f"{'page':>15} {'ratio':>6} {'count':>17} {'ratio':>6}  query")
     with app.app_context():
@@ -93,14 +93,18 @@ def compare_limits(db: str, url: str, queries: list[str], runs: int, logs: int) 
             counts = _alternating(count, limited(count, query.ast), runs)
             database.session.rollback()
             totals = [totals[0] + pages[0] + counts[0], totals[1] + pages[1] + counts[1]]
+            ratios[0].append(pages[1] / pages[0])
+            ratios[1].append(counts[1] / counts[0])
             line = f"{pages[0]:7.1f} /{pages[1]:6.1f} {pages[1] / pages[0]:6.2f} "
             line += f"{counts[0]:8.1f} /{counts[1]:7.1f} {counts[1] / counts[0]:6.2f}"
             print(f"{line}  {text}", flush=True)
         database.session.remove()
         database.engine.dispose()
+    page_ratio, count_ratio = (statistics.geometric_mean(r) for r in ratios)
     print(
-        f"SUMMARY {db} logs={logs}: sum of p50s {totals[0]:.1f} ms without, "
-        f"{totals[1]:.1f} ms with limits; ratio {totals[1] / totals[0]:.3f}",
+        f"SUMMARY {db} logs={logs}: sum of p50s {totals[0]:.1f} ms without, {totals[1]:.1f} ms "
+        f"with limits (ratio {totals[1] / totals[0]:.3f}); geometric mean of the ratios: "
+        f"pages {page_ratio:.3f}, counts {count_ratio:.3f}",
         flush=True,
     )
 
