@@ -132,3 +132,13 @@ class Config:
     SEARCH_INDEX_PREFIX: str = os.environ.get("SEARCH_INDEX_PREFIX") or "async_events"
     # Seconds one Elasticsearch request may take (a bulk of the outbox included).
     ELASTICSEARCH_TIMEOUT: float = _env_float("ELASTICSEARCH_TIMEOUT", 10.0)
+    # Query cost limits: a longer query, or one with more clauses (leaves; a term that
+    # reads as a number counts twice) or wildcard terms, is refused (REST 400).
+    SEARCH_MAX_LENGTH: int = _env_int("SEARCH_MAX_LENGTH", 4000)
+    SEARCH_MAX_CLAUSES: int = _env_int("SEARCH_MAX_CLAUSES", 1024)
+    SEARCH_MAX_WILDCARDS: int = _env_int("SEARCH_MAX_WILDCARDS", 16)
+    # Seconds one search may take before it is stopped (REST 422): a page, a count, a
+    # bulk-replay count. Exports and bulk replays stream, so each of their batches of
+    # 1,000 rows gets SEARCH_EXPORT_TIMEOUT instead.
+    SEARCH_TIMEOUT: float = _env_float("SEARCH_TIMEOUT", 5.0)
+    SEARCH_EXPORT_TIMEOUT: float = _env_float("SEARCH_EXPORT_TIMEOUT", 30.0)

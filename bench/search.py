@@ -1,6 +1,7 @@
 """Search benchmark: import N generated logs with import-logs, then time every public query.
 
 usage: python bench/search.py [--logs N] [--db sqlite|postgresql|both] [--runs R] [--corpus F]
+                              [--compare-limits]
 
 For each database: a fresh database (SQLite in a temporary folder; PostgreSQL at
 ``BENCH_POSTGRES_URL``, database ``bench_search`` by default, dropped and created),
@@ -11,6 +12,8 @@ as the figure that other load on the machine disturbs least. Then each query
 of ``queries-public.txt``: one warm-up, then ``R`` timed runs of the first page
 (``search``, limit 50) and of ``count``. Targets (the issue): first page p95 <= 50 ms,
 or <= 500 ms for leading-wildcard and bare-term queries; import >= 10,000 logs/s.
+``--compare-limits`` times every query with and without the cost limits and time
+budget instead, in turns (``search_timing.compare_limits``).
 """
 
 from __future__ import annotations
@@ -46,7 +49,10 @@ def main() -> None:
         for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
             url = _fresh_database(db, Path(folder))
             rate = _import(url, corpus, Path(folder), args.batch_size)
-            search_timing.report(db, url, queries, args.runs, rate, args.logs)
+            if args.compare_limits:
+                search_timing.compare_limits(db, url, queries, args.runs, args.logs)
+            else:
+                search_timing.report(db, url, queries, args.runs, rate, args.logs)
 
 
 def _generate(search: Path, logs: int, folder: Path) -> Path:
@@ -67,6 +73,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=100000)
     parser.add_argument("--corpus", type=Path, help="a gen_corpus.py file of --logs lines")
+    parser.add_argument(
+        "--compare-limits", action="store_true", help="time with and without limits, in turns"
+    )
     return parser.parse_args()
 
 

@@ -3,6 +3,11 @@
 Each query gets one warm-up, then ``runs`` timed calls of ``search`` (limit 50) and of
 ``count``. A query meets its target when its first-page p95 is at most 50 ms, or 500 ms
 for leading-wildcard and bare-term queries (the issue's targets).
+
+``compare_limits`` times the same calls with and without what issue #13 added to every
+search (the cost check, and the time budget: SQLite's progress handler, PostgreSQL's
+savepoint and statement_timeout), the two alternating run by run, so that load on the
+machine falls on both alike; it prints each query's p50s and their ratio.
 """
 
 from __future__ import annotations
@@ -50,6 +55,71 @@ def report(db: str, url: str, queries: list[str], runs: int, rate: float, logs: 
         + (f"; over target: {failed}" if failed else ""),
         flush=True,
     )
+
+
+def compare_limits(db: str, url: str, queries: list[str], runs: int, logs: int) -> None:
+    """p50 of page and count, without and with the cost check and the time budget."""
+    from app import create_app
+    from app.extensions import db as database
+    from app.search import budget
+    from app.search.backend import ParsedQuery
+    from app.search.cost import CostLimits, check_cost
+    from app.search.indexing import get_backend
+    from app.search.lucene import parse
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL})
+    gc.collect()
+    gc.freeze()
+    limits, seconds = CostLimits.from_config(app.config), app.config["SEARCH_TIMEOUT"]
+    totals, ratios = [0.0, 0.0], ([], [])  # ratios: (pages, counts), with / without
+    print(f"\n{db}, {logs} logs: p50 ms without / with limits and budget ({seconds:g} s)")
+    print(f"{'page':>15} {'ratio':>6} {'count':>17} {'ratio':>6}  query")
+    with app.app_context():
+        backend = get_backend()
+
+        def limited(call, ast):  # what the search service now adds around a backend call
+            def run():
+                check_cost(ast, limits)
+                with budget.deadline(seconds):
+                    call()
+
+            return run
+
+        for text in queries:
+            query = ParsedQuery(text, parse(text))
+            page = lambda q=query: backend.search(q, 50)  # noqa: E731
+            count = lambda q=query: backend.count(q)  # noqa: E731
+            pages = _alternating(page, limited(page, query.ast), runs)
+            counts = _alternating(count, limited(count, query.ast), runs)
+            database.session.rollback()
+            totals = [totals[0] + pages[0] + counts[0], totals[1] + pages[1] + counts[1]]
+            ratios[0].append(pages[1] / pages[0])
+            ratios[1].append(counts[1] / counts[0])
+            line = f"{pages[0]:7.1f} /{pages[1]:6.1f} {pages[1] / pages[0]:6.2f} "
+            line += f"{counts[0]:8.1f} /{counts[1]:7.1f} {counts[1] / counts[0]:6.2f}"
+            print(f"{line}  {text}", flush=True)
+        database.session.remove()
+        database.engine.dispose()
+    page_ratio, count_ratio = (statistics.geometric_mean(r) for r in ratios)
+    print(
+        f"SUMMARY {db} logs={logs}: sum of p50s {totals[0]:.1f} ms without, {totals[1]:.1f} ms "
+        f"with limits (ratio {totals[1] / totals[0]:.3f}); geometric mean of the ratios: "
+        f"pages {page_ratio:.3f}, counts {count_ratio:.3f}",
+        flush=True,
+    )
+
+
+def _alternating(plain: object, limited: object, runs: int) -> tuple[float, float]:
+    """(p50 of ``plain``, p50 of ``limited``) in ms, run in turns after one warm-up each."""
+    plain(), limited()  # type: ignore[operator]
+    times: tuple[list[float], list[float]] = ([], [])
+    for n in range(runs * 2):
+        arm = (n + n // 2) % 2  # ABBA order: neither arm always goes first
+        run = limited if arm else plain
+        started = time.perf_counter()
+        run()  # type: ignore[operator]
+        times[arm].append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def _timed(run: object, runs: int) -> tuple[float, float]:

@@ -6,7 +6,12 @@ speaking the part of the REST API our backend uses; ``fake_es_cluster`` answers 
 Elasticsearch would and ``fake_es_checks`` says what a request must look like. Every
 departure is recorded in ``violations``, which the tests assert empty. ``stop()`` makes
 the port refuse connections and ``start()`` brings the same port back; ``unavailable``
-answers 503 instead, as a cluster without a master does.
+answers 503 instead, as a cluster without a master does. ``search_seconds`` makes each
+search take that much longer, as on a big index (``count_seconds`` each count, which
+tracks every hit); a search's ``timeout`` then stops it with partial hits and
+``timed_out: true``, as Elasticsearch does, unless ``honours_timeout`` is off (a
+cluster too busy to stop in time). A query of more than ``max_clause_count`` leaves is
+refused with Elasticsearch's 400. ``searches`` keeps every search body it was sent.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fake_es_cluster import Cluster, FakeError
-from tests.fake_es_routes import Routes
+from tests.fake_es_routes import Routes, Slow
 
 COMPAT = "compatible-with=9"
 REAL_CLUSTER = os.environ.get("ELASTICSEARCH_URL", "")
@@ -52,6 +58,11 @@ class FakeElasticsearch:
         self.violations: list[str] = []
         self.requests: list[str] = []
         self.unavailable = False
+        self.search_seconds = 0.0
+        self.count_seconds = 0.0
+        self.searches: list[dict[str, Any]] = []
+        self.honours_timeout = True
+        self.max_clause_count = 1024  # Elasticsearch's floor; it grows with the heap
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
 
@@ -82,7 +93,14 @@ class FakeElasticsearch:
         self.violations.append(f"{self.requests[-1] if self.requests else '?'}: {problem}")
 
     def answer(self, method: str, target: str, headers: Any, raw: bytes) -> tuple[int, Any]:
-        """The status and JSON body for one request."""
+        """The status and JSON body for one request (after the time a slow search takes)."""
+        status, body = self._answer(method, target, headers, raw)
+        if isinstance(body, Slow):
+            time.sleep(max(0.0, body.at - time.monotonic()))
+            body = body.body
+        return status, body
+
+    def _answer(self, method: str, target: str, headers: Any, raw: bytes) -> tuple[int, Any]:
         url = urlsplit(target)
         parts = [unquote(p) for p in url.path.split("/") if p]
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -113,12 +131,14 @@ def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             status, body = fake.answer(self.command, self.path, self.headers, raw)
             data = b"" if self.command == "HEAD" else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("X-Elastic-Product", "Elasticsearch")
-            self.send_header("Content-Type", f"application/vnd.elasticsearch+json;{COMPAT}")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            # The client may have given up waiting (its request_timeout), as it should.
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(status)
+                self.send_header("X-Elastic-Product", "Elasticsearch")
+                self.send_header("Content-Type", f"application/vnd.elasticsearch+json;{COMPAT}")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
 

@@ -112,9 +112,20 @@ def document(doc_id: str, source: Any, key: str) -> list[str]:
 
 
 def search_body(body: dict[str, Any]) -> list[str]:
-    """A search: query_string as intended, newest first, search_after paging, ids only."""
-    expected = {"query", "sort", "size", "_source", "track_total_hits"}
+    """A search with a timeout: a page (query_string as intended, newest first,
+    search_after paging, ids only) or a count (no hits, every match counted)."""
     problems = _query(body.get("query"))
+    if "timeout" not in body:
+        problems.append("every search carries a timeout, so the cluster stops when we give up")
+    elif time_value(body["timeout"]) is None:
+        problems.append(f"timeout {body['timeout']!r} is not a time value Elasticsearch parses")
+    if body.get("size") == 0:
+        if set(body) != {"query", "size", "track_total_hits", "timeout"}:
+            problems.append(f"count body keys {sorted(body)}")
+        if body.get("track_total_hits") is not True:
+            problems.append("a count (size 0) must track total hits exactly")
+        return problems
+    expected = {"query", "sort", "size", "_source", "track_total_hits", "timeout"}
     if set(body) - {"search_after"} != expected:
         problems.append(f"search body keys {sorted(body)}")
     if body.get("sort") != [{"log_id": {"order": "desc"}}]:
@@ -130,8 +141,28 @@ def search_body(body: dict[str, Any]) -> list[str]:
     return problems
 
 
+def time_value(value: Any) -> float | None:
+    """Seconds in an Elasticsearch time value (``1500ms``, ``5s``), None if it would refuse it.
+
+    As TimeValue.parseTimeValue: a whole number and a unit (nanos, micros, ms, s, m, h,
+    d), or ``0``, or ``-1`` (no timeout, as infinity here); fractions and bare numbers
+    are refused.
+    """
+    text = str(value).strip().lower()
+    if text in ("0", "-1"):
+        return 0.0 if text == "0" else float("inf")
+    match = re.fullmatch(r"([0-9]+)(nanos|micros|ms|s|m|h|d)", text)
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+_UNITS = {"nanos": 1e-9, "micros": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_UNITS["d"] = 86400.0
+
+
 def count_body(body: dict[str, Any]) -> list[str]:
-    """A count: only the query."""
+    """A ``_count``: only the query (it takes no timeout, so we count with ``_search``)."""
     problems = _query(body.get("query"))
     return problems if set(body) == {"query"} else [*problems, f"count body keys {sorted(body)}"]
 

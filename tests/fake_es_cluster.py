@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.search import lucene
+from app.search.ast import Query
 from app.search.backend import LogDocument
 from tests.fake_es_mapping import contract_fields, mapping_conflict
 from tests.lucene_eval import Index
@@ -112,9 +112,9 @@ class Cluster:
         target.docs[doc_id] = source
         return {**result, "status": 201 if created else 200, "result": "created"}
 
-    def search(self, expression: str, text: str) -> list[tuple[int, str]]:
+    def search(self, expression: str, parsed: Query) -> list[tuple[int, str]]:
         """``(log_id, index)`` of every match, newest first (duplicates kept, as ES would)."""
-        query = contract_fields(lucene.parse(text))
+        query = contract_fields(parsed)
         index, located = self._leaves(expression)
         ids = set(index.search(query, datetime.now(UTC)))
         hits = [(doc.log_id, name) for doc, name in located if doc.log_id in ids]

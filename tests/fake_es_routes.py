@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.search.ast import QuerySyntaxError
+from app.search import lucene
+from app.search.ast import Bool, Query, QuerySyntaxError
 from tests import fake_es_checks as checks
 from tests.fake_es_cluster import FakeError
 
@@ -20,6 +24,15 @@ INFO = {
     "tagline": "You Know, for Search",
 }
 SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+
+
+@dataclass(frozen=True)
+class Slow:
+    """An answer to send at ``at`` (``time.monotonic()``), when a slow search would end
+    (the fake waits outside its lock, so other requests go on meanwhile)."""
+
+    body: Any
+    at: float
 
 
 class Routes:
@@ -140,17 +153,33 @@ class Routes:
                 self.fake.violate(f"wrote to {live} while {name} is being built")
 
     def search(self, expression: str | None, body: dict[str, Any]) -> Any:
+        """A page of hits, or (size 0) a count, within the body's ``timeout`` as
+        Elasticsearch keeps it: past it, what was found so far and ``timed_out: true``."""
         for problem in checks.search_body(body):
             self.fake.violate(problem)
+        self.fake.searches.append(body)
+        timeout = _timeout(body.get("timeout"))
+        started = time.monotonic()
         hits = self.matches(expression, body)
+        extra = self.fake.search_seconds + (self.fake.count_seconds if body.get("size") == 0 else 0)
+        work = time.monotonic() - started + extra
+        timed_out = timeout is not None and work > timeout and self.fake.honours_timeout
+        if timed_out:  # it stops at the timeout, having read only part of the index
+            hits = hits[: int(len(hits) * timeout / work)]
         after = body.get("search_after")
-        hits = [hit for hit in hits if after is None or hit[0] < after[0]][: body.get("size", 10)]
+        hits = [hit for hit in hits if after is None or hit[0] < after[0]]
         found = [{"_index": i, "_id": str(n), "_score": None, "sort": [n]} for n, i in hits]
-        return {"took": 1, "timed_out": False, "_shards": SHARDS, "hits": {"hits": found}}
+        total = {"total": {"value": len(hits), "relation": "eq"}} if body.get("size") == 0 else {}
+        answer = {"took": 1, "timed_out": timed_out, "_shards": SHARDS}
+        answer["hits"] = {**total, "hits": found[: body.get("size", 10)]}
+        return Slow(answer, started + (min(work, timeout) if timed_out else work))
 
     def count(self, expression: str | None, body: dict[str, Any]) -> Any:
         for problem in checks.count_body(body):
             self.fake.violate(problem)
+        unknown = sorted(set(body) - {"query"})
+        if unknown:  # as RestCountAction: _count reads nothing but the query from a body
+            raise FakeError(400, "parsing_exception", f"request does not support [{unknown[0]}]")
         return {"count": len(self.matches(expression, body)), "_shards": SHARDS}
 
     def matches(self, expression: str | None, body: dict[str, Any]) -> list[tuple[int, str]]:
@@ -158,14 +187,39 @@ class Routes:
             self.fake.violate(f"searched {expression!r}, not every event's alias")
         text = body.get("query", {}).get("query_string", {}).get("query", "")
         try:
-            return self.cluster.search(expression or "", text)
+            query = lucene.parse(text)
         except QuerySyntaxError as exc:
             self.fake.violate(f"query_string {text!r} does not parse: {exc}")
             raise FakeError(400, "query_shard_exception", str(exc)) from None
+        limit = self.fake.max_clause_count
+        if _leaves(query) > limit:  # as Elasticsearch 8.16 and later answer (before: a 500)
+            reason = f"Query contains too many nested clauses; maxClauseCount is set to {limit}"
+            raise FakeError(400, "too_many_nested_clauses", reason)
+        return self.cluster.search(expression or "", query)
 
     def mapping(self, expression: str | None) -> Any:
         names = self.cluster.resolve(expression or "*", hidden=True)
         return {n: {"mappings": self.cluster.indices[n].body.get("mappings", {})} for n in names}
+
+
+def _leaves(query: Query) -> int:
+    """The clauses Lucene counts against maxClauseCount: every leaf of the tree."""
+    if isinstance(query, Bool):
+        return sum(_leaves(clause.query) for clause in query.clauses)
+    return 1
+
+
+def _timeout(value: Any) -> float | None:
+    """The seconds of a search's ``timeout``, None for none; refused as Elasticsearch would."""
+    if value is None:
+        return None
+    seconds = checks.time_value(value)
+    if seconds is None:
+        reason = f"failed to parse setting [timeout] with value [{value}] as a time value: "
+        fraction = re.fullmatch(r"\s*[0-9]*\.[0-9]+\s*[a-z]+\s*", str(value).lower())
+        reason += "fractional time values are not supported" if fraction else "unit is missing"
+        raise FakeError(400, "parse_exception", reason + ("" if fraction else " or unrecognized"))
+    return None if seconds == float("inf") else seconds
 
 
 def _json(raw: bytes) -> dict[str, Any]:

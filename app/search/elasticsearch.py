@@ -4,28 +4,39 @@
 every worker's housekeeping thread) sends them in bulk and forgets each row only once
 Elasticsearch acknowledged it, so an outage delays search but loses nothing.
 ``search`` sends the parsed query re-rendered by ``es_query`` (why: see there), sorted
-by log_id descending and paged with ``search_after``, never from/size. The mapping and
-its limits against the contract are in ``es_mapping``, index versions and the alias
-swap in ``es_indices``, flushing in ``es_flush``, rebuilding in ``es_rebuild``.
+by log_id descending and paged with ``search_after``, never from/size; ``count`` is a
+``_search`` of size 0 that tracks total hits, because ``_count`` takes no ``timeout``.
+Each of these requests carries the time left of the search's deadline
+(``budget.current()``, else ``ELASTICSEARCH_TIMEOUT``) twice: as the search's own
+``timeout``, which Elasticsearch honours by stopping and answering ``timed_out: true``
+with what it found so far (an answer we refuse: SearchTimeout), and, ``GRACE`` later,
+as the client's ``request_timeout``, for a cluster that does not stop in time. The
+mapping and its limits against the contract are in ``es_mapping``, index versions and
+the alias swap in ``es_indices``, flushing in ``es_flush``, rebuilding in ``es_rebuild``.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, TransportError
+from urllib3.exceptions import ReadTimeoutError
 
 from app.extensions import db
-from app.search import es_flush, es_indices, es_mapping, es_outbox, es_query
+from app.search import budget, es_flush, es_indices, es_mapping, es_outbox, es_query
 from app.search.backend import LogDocument, ParsedQuery
+from app.search.cost import QueryTooCostly
 from app.search.es_flush import FlushResult
 from app.services import settings
 
 T = TypeVar("T")
 BATCH = 500  # documents per bulk request
+GRACE = 1.0  # s the client waits for an answer beyond the search's own timeout
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
@@ -55,7 +66,7 @@ class ElasticsearchBackend:
             )
         if timeout <= 0:
             raise ValueError(f"ELASTICSEARCH_TIMEOUT must be positive, got {timeout!r}")
-        self.url, self.prefix = url, prefix
+        self.url, self.prefix, self.timeout = url, prefix, timeout
         self.pattern = es_mapping.search_pattern(prefix)
         # Nothing connects here: the client opens connections on its first request.
         self.client = Elasticsearch(url, request_timeout=timeout, max_retries=1)
@@ -80,7 +91,7 @@ class ElasticsearchBackend:
         while len(ids) < limit:
             size = min(limit - len(ids), es_query.MAX_PAGE)
             body = es_query.search_body(query.ast, now, size, before)
-            response = self._call(self.client.search, index=self.pattern, body=body)
+            response = self._search(body)
             page = [int(hit["_id"]) for hit in response["hits"]["hits"]]
             ids += page
             if len(page) < size:
@@ -90,8 +101,8 @@ class ElasticsearchBackend:
 
     def count(self, query: ParsedQuery) -> int:
         """How many log rows match."""
-        body = {"query": es_query.query_string(query.ast, datetime.now(UTC))}
-        return int(self._call(self.client.count, index=self.pattern, body=body)["count"])
+        body = es_query.count_body(query.ast, datetime.now(UTC))
+        return int(self._search(body)["hits"]["total"]["value"])
 
     def flush_outbox(self, limit: int = BATCH) -> FlushResult:
         """Send up to ``limit`` outbox rows; raise SearchUnavailable (rows untouched) if down."""
@@ -115,6 +126,41 @@ class ElasticsearchBackend:
         get_alias = self.client.indices.get_alias
         found = self._call(get_alias, index=self.pattern, expand_wildcards="all")
         self._call(es_indices.delete, self.client, found.body)
+
+    def _search(self, body: dict[str, Any]) -> Any:
+        """One ``_search`` within the deadline; SearchTimeout if it is not answered in full."""
+        deadline = budget.current() or budget.Deadline(
+            time.monotonic() + self.timeout, self.timeout
+        )
+        left = deadline.remaining()
+        if left <= 0:
+            raise deadline.timeout()
+        body = {**body, "timeout": f"{max(1, int(left * 1000))}ms"}
+        client = self.client.options(request_timeout=left + GRACE)
+        try:
+            response = client.search(index=self.pattern, body=body)
+        except (ApiError, TransportError) as exc:
+            raise self._refusal(exc, deadline) from exc
+        if response.get("timed_out"):
+            raise deadline.timeout()  # what it found so far is not every match
+        return response
+
+    def _refusal(self, exc: ApiError | TransportError, deadline: budget.Deadline) -> Exception:
+        """What a search request that failed means: the query's cost, or an outage.
+
+        No answer within the request timeout, once sent, is the deadline passing; a 400
+        for too many clauses (the cluster's own maxClauseCount, below SEARCH_MAX_CLAUSES)
+        is the query's fault. Anything else is SearchUnavailable.
+        """
+        if isinstance(exc, ConnectionTimeout):
+            if any(isinstance(e, ReadTimeoutError) for e in (*exc.errors, exc.__cause__)):
+                return deadline.timeout()
+        elif isinstance(exc, ApiError) and exc.status_code == 400 and "too_many" in str(exc.body):
+            return QueryTooCostly(
+                "Elasticsearch refused the query: it has more clauses than the cluster's "
+                "maxClauseCount allows (set SEARCH_MAX_CLAUSES at or below it)"
+            )
+        return SearchUnavailable(f"Elasticsearch at {self.url}: {exc}")
 
     def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one Elasticsearch interaction; an outage or refusal becomes SearchUnavailable."""

@@ -71,6 +71,11 @@ def search_body(query: Query, now: datetime, size: int, before: int | None) -> d
     return body
 
 
+def count_body(query: Query, now: datetime) -> dict[str, Any]:
+    """How many documents match: a search of no hits that counts them all exactly."""
+    return {"query": query_string(query, now), "size": 0, "track_total_hits": True}
+
+
 def render(query: Query, now: datetime) -> str:
     """``query`` as query_string syntax with the contract's meaning over our mapping."""
     if isinstance(query, MatchAll):

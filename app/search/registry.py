@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.search.backend import SearchBackend
+from app.search.cost import CostLimits
 
 
 def _sql(app: Flask) -> SearchBackend:
@@ -28,8 +29,13 @@ backends: dict[str, Callable[[Flask], Any]] = {"sql": _sql, "elasticsearch": _el
 def init_app(app: Flask) -> None:
     """Choose the app's backend: Elasticsearch when ELASTICSEARCH_URL is set, else SQL.
 
-    Nothing connects here; the backend is built now so a bad setting fails at start-up.
+    Nothing connects here; the backend is built now, and the cost limits and time
+    budgets checked, so a bad setting fails at start-up.
     """
+    CostLimits.from_config(app.config)
+    for setting in ("SEARCH_TIMEOUT", "SEARCH_EXPORT_TIMEOUT"):
+        if not float(app.config.get(setting, 1.0)) > 0:
+            raise ValueError(f"{setting} must be a positive number of seconds")
     name = "elasticsearch" if app.config.get("ELASTICSEARCH_URL") else "sql"
     app.extensions["search_backend"] = backends[name](app)
 

@@ -8,7 +8,8 @@ documents are scanned newest-first with the probe, in growing windows, until the
 page is full or ``SCAN_BUDGET`` log_ids were covered, after which set algebra over
 the postings finds the rest. When the query has an exact MUST leaf (a term on one
 field), the windows read that leaf's posting list instead of the documents. Counts
-use candidates or set algebra.
+use candidates or set algebra. Both run within the search's time budget, if it has
+one (``app.search.sql_budget``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.extensions import db
 from app.models import SearchDocument
 from app.search.ast import Bool, MatchAll
 from app.search.backend import LogDocument, ParsedQuery
+from app.search.sql_budget import enforced
 from app.search.sql_count import count_matches
 from app.search.sql_fields import FieldIds
 from app.search.sql_match import LeafCompiler
@@ -52,7 +54,19 @@ class SqlBackend:
         store(db.session(), self.fields, batch)
 
     def search(self, query: ParsedQuery, limit: int, before_log_id: int | None = None) -> list[int]:
-        """Matching log_ids, highest first, below ``before_log_id``; at most ``limit``."""
+        """Matching log_ids, highest first, below ``before_log_id``; at most ``limit``.
+
+        Within ``budget.current()``'s deadline, or SearchTimeout (see ``sql_budget``).
+        """
+        with enforced(db.session()):
+            return self._search(query, limit, before_log_id)
+
+    def count(self, query: ParsedQuery) -> int:
+        """How many indexed log rows match (within the deadline, as ``search``)."""
+        with enforced(db.session()):
+            return count_matches(self._plan(query), query.ast)
+
+    def _search(self, query: ParsedQuery, limit: int, before_log_id: int | None) -> list[int]:
         span = _span()
         if limit <= 0 or span is None:
             return []
@@ -65,10 +79,6 @@ class SqlBackend:
             column = statement.selected_columns[0]
             return list(db.session.scalars(statement.order_by(column.desc()).limit(limit)))
         return self._scan(plan, limit, before_log_id, span)
-
-    def count(self, query: ParsedQuery) -> int:
-        """How many indexed log rows match."""
-        return count_matches(self._plan(query), query.ast)
 
     def rebuild(self, event_name: str | None = None, progress: Any = None) -> int:
         """Drop and rebuild the index rows of ``event_name``'s logs (all logs if None)."""

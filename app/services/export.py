@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from itertools import chain
 
 from app.services import search
 
@@ -36,12 +37,16 @@ def csv_row(hit: search.Hit) -> list[str]:
 def csv_lines(query: str, batch: int = 1000) -> Iterator[str]:
     """The CSV text of every row ``query`` matches, newest first, one chunk per ``batch``.
 
-    The query is parsed now, so a ``QuerySyntaxError`` is raised by this call, before
-    anything is written; the rows are read lazily as the chunks are consumed, so
-    memory stays bounded by ``batch`` whatever the number of matches.
+    The query is parsed and its first batch searched now, so a ``QuerySyntaxError``
+    (a syntax error, a cost limit, or a first batch past ``SEARCH_EXPORT_TIMEOUT``)
+    is raised by this call, before anything is written. The other rows are read
+    lazily as the chunks are consumed, each batch within its own export budget, so
+    memory stays bounded by ``batch`` whatever the number of matches; a later batch
+    that runs out of time raises ``SearchTimeout`` from the iterator, mid-file.
     """
     search.parse_query(query)
-    return _chunks(search.iter_all(query, batch=batch), batch)
+    chunks = _chunks(search.iter_all(query, batch=batch), batch)
+    return chain([next(chunks)], chunks)
 
 
 def _chunks(hits: Iterable[search.Hit], batch: int) -> Iterator[str]:

@@ -91,6 +91,27 @@ def test_a_syntax_error_says_where(login, shot) -> None:
     shot(page, "syntax-error")
 
 
+def test_a_too_costly_or_too_slow_query_is_explained(login, app, in_app, shot) -> None:
+    """The issue's query is refused by the limits; a slow one is stopped by the budget."""
+    costly = " OR ".join(f"*x{i}*" for i in range(250))
+    rows = [{"data": {"email": f"user{n}@example.com", "n": n}} for n in range(1500)]
+    in_app(lambda: add_logs("example.event", rows))
+    page = login("viewer")
+    page.goto("/admin/logs/")
+    started = time.monotonic()
+    search_for(page, costly)
+    error = page.get_by_test_id("search-error")
+    assert "The query has too many wildcard terms: 250, at most 16" in error.inner_text()
+    assert time.monotonic() - started < 5  # refused, not run (it took 15 s at 5,000 logs)
+    assert page.locator("table.logs-grid").count() == 0
+    shot(page, "too-many-wildcards")
+    app.config["SEARCH_TIMEOUT"] = 0.05
+    search_for(page, " OR ".join(f"*{c}{c}q*" for c in "abcdefghijklmnop"))
+    assert "The search took longer than 0.05 s" in error.inner_text()
+    assert "Narrow it" in error.inner_text()
+    shot(page, "too-slow")
+
+
 def test_csv_export_is_exactly_the_search(login, in_app, tmp_path, shot) -> None:
     seed_history(in_app)
     page = login("viewer")

@@ -15,7 +15,6 @@ from app.models.types import utcnow
 from app.search.ast import QuerySyntaxError
 from app.services import export, replay, search
 
-MAX_QUERY = 4000  # as the REST API
 # Up to this many chains replay inside the request; more go to the bulk replay job,
 # so an incident-sized replay never dies half-way with the request.
 INLINE_REPLAY_LIMIT = 500
@@ -41,28 +40,32 @@ class LogsView(LogScreen):
 
     @expose("/")
     def index(self) -> ResponseReturnValue:
+        """The page and its count share one time budget (``SEARCH_TIMEOUT``): a page that
+        runs out of it is the error box; a count that does, a page shown uncounted."""
         q, size = request.args.get("q", ""), page_size(request.args.get("size"))
         context = {"q": q, "size": size, "can_replay": self.allowed("logs_replay")}
         try:
-            _check_length(q)
-            page = search.search(q, size, request.args.get("cursor") or None)
-            total = search.count(q)
-        except QuerySyntaxError as exc:
+            with search.time_budget():
+                page = search.search(q, size, request.args.get("cursor") or None)
+                total, uncounted = _count(q)
+        except QuerySyntaxError as exc:  # syntax, the cost limits, or the time budget
             return self.render("admin/logs/grid.html", error=exc, **context)
         except search.CursorError:
             flash("That page link is no longer valid: showing the newest attempts.", "warning")
             return redirect(url_for(".index", q=q, size=size))
         paging = pager(request.args, size, page.next_cursor)
-        return self.render("admin/logs/grid.html", page=page, total=total, pager=paging, **context)
+        found = {"page": page, "total": total, "uncounted": uncounted, "pager": paging}
+        return self.render("admin/logs/grid.html", **found, **context)
 
     @expose("/export.csv")
     def export_csv(self) -> ResponseReturnValue:
+        """A refused query or a first batch out of time is a message; a later batch out
+        of time (``SEARCH_EXPORT_TIMEOUT`` each) ends the download as failed."""
         q = request.args.get("q", "")
         try:
-            _check_length(q)
             lines = export.csv_lines(q)
         except QuerySyntaxError as exc:
-            flash(f"Nothing exported: the query is not valid. {exc}", "error")
+            flash(f"Nothing exported: {_why(exc)}", "error")
             return redirect(url_for(".index", q=q))
         name = f"async-event-logs-{utcnow():%Y%m%d-%H%M%S}.csv"
         body = stream_with_context(chain(["\ufeff"], lines))  # BOM: Excel then reads UTF-8
@@ -78,13 +81,13 @@ class LogsView(LogScreen):
             flash("Search first: Replay all matching replays the chains of a search.", "warning")
             return redirect(url_for(".index"))
         try:
-            _check_length(q)
             if request.method == "POST":  # the count shown on the confirmation, not recounted
                 flash(*_replay(q, request.form.get("count", type=int) or 0))
                 return redirect(url_for(".index", q=q))
-            count = replay.count_matching(q)
+            with search.time_budget():  # one budget for the count's every batch
+                count = replay.count_matching(q)
         except QuerySyntaxError as exc:
-            flash(f"Nothing replayed: the query is not valid. {exc}", "error")
+            flash(f"Nothing replayed: {_why(exc)}", "error")
             return redirect(url_for(".index", q=q))
         return self.render("admin/logs/replay_confirm.html", q=q, count=count)
 
@@ -98,6 +101,16 @@ def _replay(q: str, count: int) -> tuple[str, str]:
     return "Nothing replayed: the job queue (Redis) is unreachable. Try again shortly.", "error"
 
 
-def _check_length(q: str) -> None:
-    if len(q) > MAX_QUERY:
-        raise QuerySyntaxError(f"The query is too long: at most {MAX_QUERY} characters")
+def _count(q: str) -> tuple[int | None, search.SearchTimeout | None]:
+    """The number of matches, or None and why when counting ran out of time."""
+    try:
+        return search.count(q), None
+    except search.SearchTimeout as exc:
+        return None, exc
+
+
+def _why(exc: QuerySyntaxError) -> str:
+    """Why a query could not be run, as a sentence for a flash message."""
+    if isinstance(exc, search.QueryTooCostly | search.SearchTimeout):
+        return exc.message[:1].upper() + exc.message[1:] + "."
+    return f"the query is not valid. {exc}"

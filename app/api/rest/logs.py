@@ -101,6 +101,19 @@ def entry(row: Any, event_name: str | None = None) -> LogEntry:
     )
 
 
+def refused(exc: QuerySyntaxError | search.CursorError) -> ApiError:
+    """A search that cannot be run, as REST answers it: 422 if it ran out of time, else 400.
+
+    400 for what is wrong with the text itself: syntax, a bad cursor, the cost limits
+    (length, clauses, wildcard terms). A search stopped at its time budget is also
+    the client's to fix, by narrowing the query, so it is a 4xx, not a 5xx; but the
+    request was well-formed and within every limit, and the same text may run in time
+    on a smaller history, so it gets 422, and a client can tell "rewrite the query"
+    (400) from "narrow it" (422) by the status alone.
+    """
+    return ApiError(422 if isinstance(exc, search.SearchTimeout) else 400, str(exc))
+
+
 def _stamp(value: Any) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
 
@@ -116,13 +129,13 @@ def register(api: RestApi) -> None:
         permission="logs_list",
         query=LogQuery,
         responses={200: LogPage},
-        errors=(400,),
+        errors=(400, 422),
     )
     def search_logs(query: LogQuery) -> LogPage:
         try:
             page = search.search(query.q, page_size=query.page_size, cursor=query.cursor)
         except (QuerySyntaxError, search.CursorError) as exc:
-            raise ApiError(400, str(exc)) from None
+            raise refused(exc) from None
         items = [entry(hit.log, hit.event_name) for hit in page.rows]
         return LogPage(items=items, next_cursor=page.next_cursor)
 
@@ -181,13 +194,14 @@ def register(api: RestApi) -> None:
         permission="logs_replay",
         body=BulkReplayRequest,
         responses={200: BulkReplayResult, 202: BulkReplayResult},
-        errors=(400, 415),
+        errors=(400, 415, 422),
     )
     def replay_matching(body: BulkReplayRequest) -> tuple[BulkReplayResult, int]:
         try:
-            count = replay.count_matching(body.q)
+            with search.time_budget():  # one budget for the count's every batch
+                count = replay.count_matching(body.q)
         except QuerySyntaxError as exc:
-            raise ApiError(400, str(exc)) from None
+            raise refused(exc) from None
         if body.dry_run:
             return BulkReplayResult(count=count, dry_run=True), 200
         queues.enqueue_job(REPLAY_JOB, body.q, timeout=current_app.config["DELIVERY_JOB_TIMEOUT"])
