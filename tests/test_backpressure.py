@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import sqlite3
 import threading
 import time
@@ -12,8 +13,9 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from app import create_app
 from app.extensions import db
-from app.models import ChainState, Delivery
+from app.models import ChainState, Delivery, Publication
 from app.services import outbox, publishing, subscriptions
 from tests.receiver import Receiver, Reply
 from tests.support import wait_until
@@ -108,3 +110,26 @@ def test_a_worker_whose_log_is_locked_stops_sending_at_the_bound(config, ctx, re
     states = db.session.scalars(select(Delivery.state).distinct()).all()
     assert states == [ChainState.DELIVERED]
     assert db.session.scalar(select(func.count()).select_from(Delivery)) == EVENTS * FANOUT
+
+
+def test_the_relay_leaves_ids_beyond_its_bound_to_the_sweep_while_redis_hangs(
+    app, config, monkeypatch
+):
+    """A Redis that accepts and never answers hangs the relay's push; the publications
+    go on, each committed, and the relay holds at most RELAY_MAX_IDS of their ids."""
+    monkeypatch.setattr(outbox, "RELAY_MAX_IDS", 50)
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)  # the kernel accepts connections; nothing ever reads or answers
+        stuck = create_app({**config, "REDIS_URL": f"redis://127.0.0.1:{hole.getsockname()[1]}"})
+        with stuck.app_context():
+            for n in range(200):
+                publishing.publish("example.event", {"n": n})
+            waiting = outbox.get(stuck, db.engine).relay.waiting()
+            pending = db.session.scalar(select(func.count()).select_from(Publication))
+            db.session.remove()
+    outbox.close(stuck)  # the hole is closed: the hung push fails, the relay ends
+    with stuck.app_context():
+        db.engine.dispose()
+    assert waiting == 50  # the rest wait in the database, where the sweep finds them
+    assert pending == 200
