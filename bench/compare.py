@@ -1,11 +1,12 @@
-"""Two checkouts' workers on the same backlog, in turns, within one bench run.
+"""Checkouts' workers on the same backlog, in turns, within one bench run.
 
-``python bench/delivery.py --compare DIR`` runs rounds of the backlog phase with this
-checkout's workers and with the workers of the checkout in DIR (say, ``git archive
-main`` unpacked there), against the same database, Redis and receiver. On a shared
-machine, runs of one code minutes apart differ more than two codes do; rounds in the
-order this, DIR, DIR, this (repeated ``--rounds`` times), each with fresh workers,
-weigh a drift of the load on both alike. The schema must be the same in both.
+``python bench/delivery.py --compare DIR[,DIR...]`` runs rounds of the backlog phase
+with this checkout's workers and with the workers of each checkout given (say, ``git
+archive main`` unpacked there), against the same database, Redis and receiver. On a
+shared machine, runs of one code minutes apart differ more than two codes do; rounds
+in the order this, DIR, DIR, this (for more checkouts, forward then back; repeated
+``--rounds`` times), each with fresh workers, weigh a drift of the load on all alike.
+The schema must be the same in all.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from pathlib import Path
 from bench import backlog, fixture, harness, scenarios
 
 
-def compare(bench: fixture.Bench, other: Path, events: int, rounds: int) -> None:
+def compare(bench: fixture.Bench, others: list[Path], events: int, rounds: int) -> None:
     """Print each round's committed and arrival rates, lag and backlog, then the means."""
-    results: dict[Path, list[backlog.Drain]] = {harness.ROOT: [], other: []}
-    order = [harness.ROOT, other, other, harness.ROOT] * rounds
+    roots = [harness.ROOT, *others]
+    results: dict[Path, list[backlog.Drain]] = {root: [] for root in roots}
+    order = (roots + roots[::-1]) * rounds
     for n, root in enumerate(order):
         bench.receiver.reset()
         workers = bench.fleet.start_workers(suspended=True, root=root)

