@@ -2,12 +2,14 @@
 
 A delivery counts once its log row is committed, not when the receiver sees it: until
 then it lives only in a worker's memory, and a worker that dies sends it again. While
-a phase runs, a thread samples every ``interval`` s the log rows committed for the
-phase's subscriptions, then the receiver's count of arrivals. Arrivals minus rows is
-the backlog: delivered, not yet logged. The rows are counted first, so a sample may
-overstate the backlog by the arrivals during one count query (a few), never understate
-it by a batch committed in between. The rows are counted on a plain connection of the
-bench's own: on SQLite it takes no write lock, so it delays no writer.
+a phase runs, a thread samples every ``interval`` s the receiver's count of arrivals,
+then the log rows committed for the phase's subscriptions. Arrivals minus rows is the
+backlog: delivered, not yet logged. The count query reads a snapshot taken as it
+begins, just after the arrivals were read, so a sample understates the backlog by the
+arrivals in that gap at most. Counted the other way round it overstated by the
+arrivals during the whole query, hundreds on a loaded machine. The rows are counted
+on a plain connection of the bench's own: on SQLite it takes no write lock, so it
+delays no writer.
 """
 
 from __future__ import annotations
@@ -90,9 +92,9 @@ class Backlog(threading.Thread):
             self.sample()
 
     def sample(self) -> None:
-        """Count committed rows, then arrivals; keep the worst difference."""
-        rows = self._rows() - self.offset
+        """Count arrivals, then committed rows; keep the worst difference."""
         arrived = int(self.receiver.count(self.group)["count"])
+        rows = self._rows() - self.offset
         now = time.time()
         if rows > self.rows:
             self.last_row = now

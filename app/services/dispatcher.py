@@ -21,8 +21,10 @@ Backpressure, from the senders and from the recorder:
 - While more than ``max_unrecorded`` attempts wait for the recorder (finished, or
   handed back), ``submit`` takes nothing and no sender starts a send: so at most
   ``max_unrecorded`` plus one send per thread have reached their receivers without a
-  log row, and the recorder's input never holds more. Without it, sending outran
-  recording by tens of thousands of deliveries, which a crash would send again.
+  log row, and the recorder's input never holds more. An attempt held back longer
+  than half its lease goes back unsent, as a waiting one does. Without this bound,
+  sending outran recording by tens of thousands of deliveries, which a crash would
+  send again.
 """
 
 from __future__ import annotations
