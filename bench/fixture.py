@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import harness
+from bench import backlog, harness
 from bench.fleet import Fleet
 
 EVENTS_XML = '<async_event name="{}"><service class="app.events.Passthrough" method="resolve"/>'
@@ -66,10 +66,21 @@ class Bench:
                 event = self.events[i % len(self.events)]
                 sub = subscriptions.create(event, f"{url}/d/{i}", secret)
                 self.subs[event].append((sub.subscription_id, sub.recipient_url))
-            for i in range(10):
-                subscriptions.create("bench.stall", f"{url}/h/{i}", secret)
+            healthy = [
+                subscriptions.create("bench.stall", f"{url}/h/{i}", secret) for i in range(10)
+            ]
             self.staller = subscriptions.create("bench.stall", f"{url}/stall/0", secret)
             self.token = access.create_token("bench", ["publish"])[1]
+        self.group_subs = {
+            "d": [sub_id for subs in self.subs.values() for sub_id, _ in subs],
+            "h": [sub.subscription_id for sub in healthy],
+        }
+
+    def watch(self, group: str, interval: float = backlog.INTERVAL) -> backlog.Backlog:
+        """Start sampling arrivals and committed log rows of receiver group ``group``."""
+        url = self.app.config["SQLALCHEMY_DATABASE_URI"]
+        subs = self.group_subs[group]
+        return backlog.Backlog(self.receiver, url, group, subs, interval)
 
     def machine(self) -> str:
         """The machine and storage this run measures."""
@@ -81,7 +92,9 @@ class Bench:
             f"machine: {os.cpu_count()} cores, {model}, {memory:.0f} GiB, "
             f"Python {platform.python_version()}; database {database}; redis {redis}; "
             f"{self.args.subscriptions} subscriptions over {len(self.events)} events "
-            f"(fan-out {self.fanout}), {self.args.workers} workers"
+            f"(fan-out {self.fanout}), {self.args.workers} workers, DELIVERY_MAX_UNRECORDED "
+            f"{self.app.config.get('DELIVERY_MAX_UNRECORDED', 'none')}; load average "
+            f"{harness.load()}"
         )
 
     def publish_one(self, n: int) -> None:

@@ -24,9 +24,12 @@ class Fleet:
         self.sampler: harness.RssSampler | None = None
         self._web: str | None = None
 
-    def start_workers(self, suspended: bool, interval: float = 0.5) -> list[Popen[bytes]]:
-        """Start W app workers (the Procfile's command); suspended ones wait for ``resume``."""
-        return self._start(harness.APP_WORKER, "worker", suspended, interval)
+    def start_workers(
+        self, suspended: bool, interval: float = 0.5, root: Path = harness.ROOT
+    ) -> list[Popen[bytes]]:
+        """Start W app workers (the Procfile's command) of the checkout ``root``; suspended
+        ones wait for ``resume``."""
+        return self._start(harness.APP_WORKER, "worker", suspended, interval, root)
 
     def start_baseline(self) -> list[Popen[bytes]]:
         """Start W default forking ``rq worker`` processes on the baseline queue, suspended."""
@@ -37,13 +40,13 @@ class Fleet:
         return self._start(cmd, "baseline", True, 0.5)
 
     def _start(
-        self, cmd: list[str], name: str, suspended: bool, interval: float
+        self, cmd: list[str], name: str, suspended: bool, interval: float, root: Path = harness.ROOT
     ) -> list[Popen[bytes]]:
         from rq import Worker
         from rq.suspension import resume, suspend
 
         (suspend if suspended else resume)(self.redis)
-        procs = [self.procs.start(f"{name}{i}", cmd) for i in range(self.size)]
+        procs = [self.procs.start(f"{name}{i}", cmd, root) for i in range(self.size)]
         pids = {p.pid for p in procs}
         deadline = time.monotonic() + 60
         while len({w.pid for w in Worker.all(connection=self.redis)} & pids) < len(pids):

@@ -43,12 +43,15 @@ class Procs:
         self.folder = folder
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, cmd: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-        """Start ``cmd`` with its output in ``<folder>/<name>.log``."""
+    def start(
+        self, name: str, cmd: list[str], root: Path = ROOT, **kwargs: Any
+    ) -> subprocess.Popen[bytes]:
+        """Start ``cmd`` in the checkout ``root``, its output in ``<folder>/<name>.log``."""
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - lives with the child
         kwargs.setdefault("stdout", log)
+        env = dict(os.environ, PYTHONPATH=str(root))
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, stderr=log, start_new_session=True, env=dict(os.environ), **kwargs
+            cmd, cwd=root, stderr=log, start_new_session=True, env=env, **kwargs
         )
         self.procs.append(proc)
         return proc
@@ -84,6 +87,10 @@ class ReceiverClient:
     def stats(self, group: str) -> dict[str, float]:
         """Counts and latencies of ``group``."""
         return self.session.get(f"{self.url}/stats/{group}", timeout=30).json()
+
+    def count(self, group: str) -> dict[str, float]:
+        """Receipts of ``group`` and the first and last arrival times, without latencies."""
+        return self.session.get(f"{self.url}/count/{group}", timeout=30).json()
 
     def timeline(self, group: str) -> list[float]:
         """The p99 latency (ms) of ``group``'s events by second of publishing."""
@@ -156,3 +163,8 @@ def cpu_model() -> str:
     except OSError:
         return "?"
     return next((line.split(":", 1)[1].strip() for line in lines if "Model name" in line), "?")
+
+
+def load() -> str:
+    """The machine's load average over 1, 5 and 15 minutes."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())

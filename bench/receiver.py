@@ -6,8 +6,9 @@ usage: python bench/receiver.py SECRET   (prints its port, then serves until kil
 latency is now minus the publish time ``"t":<epoch seconds>`` carried in the event's data.
 Every body's ``x-magento-signature`` is checked against SECRET. A path under ``/stall/``
 answers after 10 s. ``GET /stats/<group>`` answers ``{count, bad, first, last, p50_ms,
-p99_ms}``, ``GET /timeline/<group>`` the p99 (ms) of the events published in each
-second since the first, and ``POST /reset`` forgets everything.
+p99_ms}``, ``GET /count/<group>`` only ``{count, first, last}`` (cheap enough to poll),
+``GET /timeline/<group>`` the p99 (ms) of the events published in each second since
+the first, and ``POST /reset`` forgets everything.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ class Receiver(asyncio.Protocol):
         if method == "GET" and path.startswith("/stats/"):
             group = self.groups.get(path[7:], Group())
             return self.reply(json.dumps(group.stats()).encode())
+        if method == "GET" and path.startswith("/count/"):
+            group = self.groups.get(path[7:], Group())
+            got = {"count": group.count, "first": group.first, "last": group.last}
+            return self.reply(json.dumps(got).encode())
         if method == "GET" and path.startswith("/timeline/"):
             group = self.groups.get(path[10:], Group())
             return self.reply(json.dumps(group.timeline()).encode())

@@ -57,13 +57,6 @@ def publish_rest(base: str, token: str, events: list[str], count: int, clients: 
     return count / (time.perf_counter() - started)
 
 
-def drain_rate(receiver: ReceiverClient, group: str, count: int) -> tuple[float, dict]:
-    """Wait for ``count`` receipts; deliveries/s from the first receipt to the last."""
-    got = receiver.wait(group, count)
-    span = max(got["last"] - got["first"], 1e-6)
-    return got["count"] / span, got
-
-
 def paced(
     publish: Callable[[int], None], events_per_s: float, seconds: float, offset: int = 0
 ) -> int:

@@ -141,7 +141,7 @@ def test_a_stalled_endpoint_holds_only_its_own_slots(ctx, receiver):
     slow = subscriptions.create("example.event", receiver.route("/slow", Reply(delay=2)), "t")
     for i in range(4):
         subscriptions.create("example.event", receiver.route(f"/fast{i}"), "t")
-    dispatcher = Dispatcher(ctx, concurrency=4, per_endpoint=1, lease=60)
+    dispatcher = Dispatcher(ctx, concurrency=4, per_endpoint=1, lease=60, max_unrecorded=1000)
     started = time.monotonic()
     dispatcher.submit(leased("example.event", 10))  # 10 to the slow one, 40 to the others
     receiver.wait_for(40 + 1, timeout=5)
@@ -161,7 +161,7 @@ def test_a_burst_for_a_fast_endpoint_waits_for_it_instead_of_going_back(ctx, rec
     past MAX_WAITING to wait for the sweep, as a slow endpoint's overflow is."""
     monkeypatch.setattr("app.services.dispatcher.MAX_WAITING", 3)
     subscriptions.create("example.event", receiver.route("/fast"), "t")
-    dispatcher = Dispatcher(ctx, concurrency=2, per_endpoint=1, lease=60)
+    dispatcher = Dispatcher(ctx, concurrency=2, per_endpoint=1, lease=60, max_unrecorded=1000)
     try:
         dispatcher.submit(leased("example.event", 30))
         assert len(receiver.wait_for(30, timeout=10)) == 30
@@ -174,7 +174,7 @@ def test_a_burst_for_a_fast_endpoint_waits_for_it_instead_of_going_back(ctx, rec
 
 def test_attempts_that_wait_past_half_their_lease_go_back(ctx, receiver):
     subscriptions.create("example.event", receiver.route("/slow", Reply(delay=1.5)), "t")
-    dispatcher = Dispatcher(ctx, concurrency=2, per_endpoint=1, lease=0.4)
+    dispatcher = Dispatcher(ctx, concurrency=2, per_endpoint=1, lease=0.4, max_unrecorded=1000)
     dispatcher.submit(leased("example.event", 3))
     assert dispatcher.wait_idle(timeout=5)
     assert len(receiver.received("/slow")) == 1  # the others never went out

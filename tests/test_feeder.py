@@ -108,3 +108,21 @@ def test_a_worker_freezes_its_start_up_heap_when_its_feeder_starts(ctx):
     finally:
         worker.feeder.stop(timeout=10)
         gc.unfreeze()
+
+
+def test_a_feeder_pops_fewer_publications_when_each_has_many_subscribers(
+    ctx, receiver, monkeypatch
+):
+    """A round holds about ROUND_ATTEMPTS attempts, not DISPATCH_BATCH times the fan-out."""
+    monkeypatch.setattr("app.services.feeder.ROUND_ATTEMPTS", 10)
+    for i in range(5):
+        subscriptions.create("example.event", receiver.route(f"/r{i}"), "t")
+    publishing.publish_many(("example.event", {"n": n}, 0) for n in range(20))
+    assert outbox.flush(ctx)
+    feeder = Feeder(ctx)  # its rounds run here, one at a time, not on its thread
+    assert feeder.feed() == 100  # the fan-out is unknown yet: all 20 publications
+    publishing.publish_many(("example.event", {"n": n}, 0) for n in range(20, 40))
+    assert outbox.flush(ctx)
+    assert feeder.feed() == 10  # 2 publications of 5 deliveries each
+    assert queues.pending_publications() == 18
+    assert len(receiver.wait_for(110)) == 110

@@ -12,6 +12,11 @@ of the latency from publish to receipt. RQ jobs still carry retries, replays and
 sweep, and a worker without a feeder (``--burst``, tests) drains the list with
 dispatch jobs as before.
 
+A round holds about ROUND_ATTEMPTS attempts: the feeder pops as many publications as
+the fan-out of its last round says make that many (at least one, at most
+``queues.DISPATCH_BATCH``), so an event with thousands of subscribers does not bring
+200 times its fan-out into memory, and one write transaction, at once.
+
 A feeder blocked in ``submit`` for longer than ``queues.FEEDER_TTL`` misses its
 heartbeat, and publishes queue dispatch jobs again meanwhile: any worker's RQ loop
 then drains the list too.
@@ -33,6 +38,7 @@ from app.services import dispatcher, fanout
 
 log = logging.getLogger(__name__)
 PAUSE = 1.0  # s to wait after a failure before popping again
+ROUND_ATTEMPTS = 2000  # attempts a round aims at: 200 publications at a fan-out of 10
 
 
 class Feeder(threading.Thread):
@@ -42,6 +48,7 @@ class Feeder(threading.Thread):
         super().__init__(name="feeder", daemon=True)
         self.app = app
         self.stopped = threading.Event()
+        self.limit = queues.DISPATCH_BATCH  # publications to pop next
 
     def run(self) -> None:
         """Feed until stopped; a failure is logged and the loop goes on after a pause."""
@@ -63,10 +70,11 @@ class Feeder(threading.Thread):
     def feed(self) -> int:
         """One round: wait up to a heartbeat for ids, fan them out, hand them over."""
         with self.app.app_context():
-            ids = queues.wait_publications(queues.DISPATCH_BATCH)
+            ids = queues.wait_publications(self.limit)
             if not ids:
                 return 0
             chains = fanout.fan_out_many(ids)
+            self.limit = next_limit(len(ids), len(chains))
             dispatcher.deliver(chains)
             return len(chains)
 
@@ -75,3 +83,9 @@ class Feeder(threading.Thread):
         self.stopped.set()
         if self.is_alive():
             self.join(timeout)
+
+
+def next_limit(publications: int, chains: int) -> int:
+    """Publications to pop next, so that a round at the same fan-out is ROUND_ATTEMPTS."""
+    fan_out = max(1.0, chains / publications)
+    return max(1, min(queues.DISPATCH_BATCH, int(ROUND_ATTEMPTS / fan_out)))

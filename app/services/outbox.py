@@ -35,6 +35,7 @@ from app.services import bulk
 log = logging.getLogger(__name__)
 
 RELAY_LINGER = 0.002  # s the relay waits after a first id, so a burst shares a round trip
+RELAY_MAX_IDS = 100_000  # ids waiting for a push; more wait in the database for the sweep
 _INHERITED: list[Outbox] = []  # a parent's outboxes: their connections are not this process's
 
 
@@ -234,27 +235,39 @@ class Relay:
 
     The thread wakes on the first id, lingers ``RELAY_LINGER`` so the rest of a
     burst joins it, and hands the lot to ``queues.enqueue_publications`` in one
-    round trip. That never raises: with Redis away, the ids wait for the sweep.
+    round trip. That never raises: with Redis away, the ids wait for the sweep. While
+    a push hangs (Redis unreachable, packets dropped), ids beyond RELAY_MAX_IDS are
+    left to the sweep too, so the list stays bounded at any publish rate.
     """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._cond = threading.Condition()
         self._ids: list[int] = []
+        self._shed = 0  # ids left to the sweep since the last push began
         self._sending = False
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
     def send(self, ids: list[int]) -> None:
-        """Queue ``ids`` for the next push."""
+        """Queue ``ids`` for the next push; those beyond RELAY_MAX_IDS wait for the sweep."""
         with self._cond:
-            self._ids.extend(ids)
+            room = max(0, RELAY_MAX_IDS - len(self._ids))
+            if len(ids) > room and not self._shed:
+                log.warning("relay behind Redis: new publications wait for the sweep")
+            self._shed += max(0, len(ids) - room)
+            self._ids.extend(ids[:room])
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
                 self._thread.start()
                 atexit.register(self._at_exit)
             self._cond.notify_all()
+
+    def waiting(self) -> int:
+        """How many ids wait for the next push."""
+        with self._cond:
+            return len(self._ids)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every id sent so far has been pushed (or given up on); False on timeout."""
@@ -284,7 +297,7 @@ class Relay:
                 self._sending = True
             time.sleep(RELAY_LINGER)
             with self._cond:
-                ids, self._ids = self._ids, []
+                ids, self._ids, self._shed = self._ids, [], 0
             try:
                 with self.app.app_context():
                     queues.enqueue_publications(ids, timeout)
