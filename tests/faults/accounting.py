@@ -33,21 +33,25 @@ class Result:
     dead_lettered: int = 0
     lost: int = 0
     recovery_s: float | None = None  # fault over -> every chain final; None: never
+    refused: int = 0  # publications refused at publish (not published)
+    redis_version: str = ""
     problems: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         """The printed line."""
         took = "never" if self.recovery_s is None else f"{self.recovery_s:.1f} s"
+        refused = f"  refused {self.refused}" if self.refused else ""
         return (
             f"{self.setup:<18} {self.scenario:<38} published {self.published:>5}  "
             f"delivered {self.delivered:>5}  duplicates {self.duplicates:>4}  "
-            f"dead-lettered {self.dead_lettered:>4}  lost {self.lost:>3}  recovery {took}"
+            f"dead-lettered {self.dead_lettered:>4}  lost {self.lost:>3}  recovery {took}{refused}"
         )
 
     def as_json(self) -> dict[str, Any]:
         """The line as a JSON object, for the results file."""
         keys = ("setup", "scenario", "scale", "events", "published", "delivered")
-        keys += ("duplicates", "dead_lettered", "lost", "recovery_s")
+        keys += ("duplicates", "dead_lettered", "lost", "recovery_s", "refused")
+        keys += ("redis_version",)
         return {key: getattr(self, key) for key in keys} | {"problems": len(self.problems)}
 
 
@@ -56,10 +60,12 @@ def account(
     expected: dict[tuple[int, int], str],
     arrivals: Counter[str],
     result: Result,
+    elsewhere: set[str] | None = None,
 ) -> Result:
     """Fill ``result`` from the database and the receivers' ``arrivals`` (by webhook-id).
 
-    ``expected`` maps (publication id, subscription id) to the endpoint's path.
+    ``expected`` maps (publication id, subscription id) to the endpoint's path; the
+    arrivals of the paths ``elsewhere`` (not on the receiver) are unknown.
     """
     chains, rows, dead = _load(reader)
     by_delivery: dict[tuple[int, int], list[Any]] = defaultdict(list)
@@ -72,8 +78,8 @@ def account(
             result.problems.append(f"publication {key[0]} to {path}: {len(found)} chains")
             continue
         chain = found[0]
-        got = arrivals.get(chain.uuid, 0)
-        result.duplicates += max(0, got - len(rows[chain.id]))
+        got = None if path in (elsewhere or ()) else arrivals.get(chain.uuid, 0)
+        result.duplicates += max(0, (got or 0) - len(rows[chain.id]))
         why = trace_problem(chain, rows[chain.id], dead.get(chain.id), got)
         if why:
             result.lost += 1
@@ -85,8 +91,9 @@ def account(
     return result
 
 
-def trace_problem(chain: Any, rows: list[Any], dead: Any, arrived: int) -> str:
-    """Why ``chain`` has not ended with a full trace; "" if it has."""
+def trace_problem(chain: Any, rows: list[Any], dead: Any, arrived: int | None) -> str:
+    """Why ``chain`` has not ended with a full trace; "" if it has (``arrived``: how many
+    requests its receiver got, None if unknown)."""
     if chain.state not in (ChainState.DELIVERED, ChainState.DEAD):
         return f"state {chain.state!r} after {len(rows)} logged attempts"
     numbers = [row.attempt for row in rows]
@@ -98,7 +105,7 @@ def trace_problem(chain: Any, rows: list[Any], dead: Any, arrived: int) -> str:
     if chain.state == ChainState.DELIVERED:
         if not last.success:
             return "delivered, but its last attempt failed"
-        if not arrived:
+        if arrived == 0:
             return "delivered, but its receiver never got it"
         return ""
     if last.success:

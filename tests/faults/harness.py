@@ -45,11 +45,15 @@ class Endpoint:
     """A receiver route to subscribe: its replies by attempt of each chain, and a hold.
 
     ``Endpoint("/flaky", Reply(503), Reply(200))`` fails every chain's first attempt;
-    ``Endpoint("/a", held=True)`` keeps requests unanswered until ``release()``.
+    ``Endpoint("/a", held=True)`` keeps requests unanswered until ``release()``;
+    ``Endpoint("/trickle", url=server.url)`` subscribes a server of the test's own (a
+    hostile one, say), whose arrivals the accounting cannot count.
     """
 
-    def __init__(self, path: str, *replies: Reply, held: bool = False) -> None:
-        self.path, self.replies, self.held = path, replies or (Reply(),), held
+    def __init__(
+        self, path: str, *replies: Reply, held: bool = False, url: str | None = None
+    ) -> None:
+        self.path, self.replies, self.held, self.url = path, replies or (Reply(),), held, url
 
 
 Fault = Callable[[Run], None]
@@ -74,7 +78,8 @@ class Faults:
     ) -> Result:
         """Run one scenario; return its line, after asserting nothing was lost.
 
-        ``publish`` is a number of events (scaled by FAULTS_SCALE) or their arguments.
+        ``publish`` is a number of events (scaled by FAULTS_SCALE, published in one
+        batch), or their arguments (published one by one; refusals are counted).
         ``settings`` are runtime settings (default: max_deaths 1, so dead letters come
         fast). The ``deadline`` (s, plus 3 s per unit of scale) starts when the fault
         is over.
@@ -86,12 +91,9 @@ class Faults:
             run.start_worker(ready=True)
             run.publish(publish * SCALE if isinstance(publish, int) else publish)
             fault(run)
-            over = time.monotonic()
-            final = run.wait_final(over + deadline + 3 * SCALE)
-            run.wait_quiet(SETTLE)
-            result = Result(self.setup.name, scenario, SCALE, run.events, len(run.expected))
-            result.recovery_s = None if final is None else round(final - over, 1)
-            account(run.reader, run.expected, run.receiver.arrivals(), result)
+            result = self._account(run, scenario, deadline + 3 * SCALE)
+            failed = result.lost or result.recovery_s is None
+            logs = run.worker_logs() if failed else ""
         except BaseException:
             print(run.worker_logs())
             raise
@@ -99,7 +101,16 @@ class Faults:
             run.close()
         print(result.line())
         report.append(self.report_path, result)
-        assert result.lost == 0 and result.recovery_s is not None, f"{result.line()}\n" + "\n".join(
-            result.problems[:20]
-        )
+        assert not failed, "\n".join([result.line(), *result.problems[:20], logs])
         return result
+
+    def _account(self, run: Run, scenario: str, deadline: float) -> Result:
+        """Wait for every chain to be final (the fault is over now), then account."""
+        over = time.monotonic()
+        final = run.wait_final(over + deadline)
+        run.wait_quiet(SETTLE)
+        result = Result(self.setup.name, scenario, SCALE, run.events, len(run.expected))
+        result.recovery_s = None if final is None else round(final - over, 1)
+        result.redis_version, result.refused = run.redis_version(), run.refused
+        arrivals = run.receiver.arrivals()
+        return account(run.reader, run.expected, arrivals, result, run.elsewhere)

@@ -54,6 +54,16 @@ class Run:
         self.setup, self.directory = setup, directory
         directory.mkdir(parents=True)
         self.cleanup = ExitStack()  # undone in reverse by close(), even after a failure
+        self.held: Any = None  # the connection of lock_log_writes, while it holds
+        try:
+            self._start(needs)
+        except BaseException:
+            self.cleanup.close()
+            raise
+
+    def _start(self, needs: set[str]) -> None:
+        """Start the servers, the app, the receiver; each registers how it is undone."""
+        setup, directory = self.setup, self.directory
         self.redis_server: RedisServer | None = None
         if "redis" in needs or setup.database == "sqlite":
             self.redis_server = RedisServer(setup.redis_binary, directory / "redis")
@@ -82,7 +92,8 @@ class Run:
         self.expected: dict[tuple[int, int], str] = {}  # (publication, subscription) -> path
         self.events = 0
         self.paths: dict[int, str] = {}  # subscription id -> endpoint path
-        self.held: Any = None  # the connection of lock_log_writes, while it holds
+        self.elsewhere: set[str] = set()  # endpoints not on our receiver: arrivals unknown
+        self.refused = 0  # publications refused at publish
 
     def _config(self) -> dict[str, Any]:
         if self.postgres is not None:
@@ -108,7 +119,11 @@ class Run:
             db.drop_all()
             db.create_all()
             for endpoint in endpoints:
-                url = self.receiver.route_per_chain(endpoint.path, *endpoint.replies)
+                url = endpoint.url or self.receiver.route_per_chain(
+                    endpoint.path, *endpoint.replies
+                )
+                if endpoint.url:
+                    self.elsewhere.add(endpoint.path)
                 if endpoint.held:
                     self.receiver.hold(endpoint.path)
                 sub = subscriptions.create(EVENT, url, "faults-token")
@@ -128,6 +143,11 @@ class Run:
             with self.redis() as conn:
                 wait_until(lambda: conn.exists(FEEDERS_KEY), timeout=60, interval=0.1)
 
+    def redis_version(self) -> str:
+        """The version of the scenario's Redis server."""
+        with self.redis() as conn:
+            return str(conn.info("server")["redis_version"])
+
     def scheduled_retries(self) -> int:
         """Retries waiting in Redis for their time (RQ's scheduled registry)."""
         with self.redis() as conn:
@@ -139,16 +159,26 @@ class Run:
             self.workers.kill(proc)
 
     def publish(self, events: list[dict[str, Any]] | int) -> None:
-        """Publish ``example.event`` with these arguments (a count: ``{"n": i}``)."""
-        if isinstance(events, int):
-            events = [{"n": self.events + i} for i in range(events)]
+        """Publish ``example.event``: a count of events ``{"n": i}`` in one batch, or these
+        arguments one by one; a publication refused (``PublishError``) is counted."""
         with self.app.app_context():
-            ids = publishing.publish_many((EVENT, args, 0) for args in events)
+            if isinstance(events, int):
+                batch = [(EVENT, {"n": self.events + i}, 0) for i in range(events)]
+                ids = publishing.publish_many(batch)
+            else:
+                ids = [pid for args in events if (pid := self._publish_one(args)) is not None]
             outbox.flush(self.app)
         self.events += len(ids)
         for pid in ids:
             for sub, path in self.paths.items():
                 self.expected[(pid, sub)] = path
+
+    def _publish_one(self, args: dict[str, Any]) -> int | None:
+        try:
+            return publishing.publish(EVENT, args)
+        except publishing.PublishError:
+            self.refused += 1
+            return None
 
     def count(self, query: Any) -> int | None:
         """A count read on the reader engine; None while the database is unreachable."""

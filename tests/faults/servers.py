@@ -61,11 +61,6 @@ class RedisServer:
         """A fresh client of this server."""
         return redis.Redis.from_url(self.url, socket_timeout=5)
 
-    def version(self) -> str:
-        """The server's version, e.g. ``6.2.12``."""
-        with self.client() as conn:
-            return str(conn.info("server")["redis_version"])
-
     def _answers(self) -> bool:
         try:
             with self.client() as conn:
