@@ -81,7 +81,7 @@ class Faults:
         ``publish`` is a number of events (scaled by FAULTS_SCALE, published in one
         batch), or their arguments (published one by one; refusals are counted).
         ``settings`` are runtime settings (default: max_deaths 1, so dead letters come
-        fast). The ``deadline`` (s, plus 3 s per unit of scale) starts when the fault
+        fast). The ``deadline`` (s, plus 10 s per unit of scale) starts when the fault
         is over.
         """
         needs = set(getattr(fault, "needs", ()))
@@ -91,7 +91,7 @@ class Faults:
             run.start_worker(ready=True)
             run.publish(publish * SCALE if isinstance(publish, int) else publish)
             fault(run)
-            result = self._account(run, scenario, deadline + 3 * SCALE)
+            result = self._account(run, scenario, deadline + 10 * SCALE)
             failed = result.lost or result.recovery_s is None
             logs = run.worker_logs() if failed else ""
         except BaseException:
