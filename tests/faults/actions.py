@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rq import Queue
 from sqlalchemy import text
 
 from app.models import DeliveryLog
+from app.queues import RETRY_QUEUE
 from tests.faults.run import SCALE, Run
 from tests.support import wait_until
 
@@ -97,10 +99,10 @@ def pause(seconds: float) -> Action:
 
 
 def check(predicate: Callable[[Run], bool], what: str) -> Action:
-    """Assert that the fault hit what it aims at (``what`` says what that is)."""
+    """Assert ``what`` during the fault: that it hit its moment, or that the system held."""
 
     def checked(run: Run) -> None:
-        assert predicate(run), f"the fault missed its moment: {what}"
+        assert predicate(run), f"during the fault, this did not hold: {what}"
 
     return checked
 
@@ -142,6 +144,18 @@ def kill_redis(run: Run) -> None:
     """SIGKILL the scenario's Redis: queued jobs, scheduled retries, wake-ups, all gone."""
     assert run.redis_server is not None
     run.redis_server.kill()
+
+
+@needs("redis")
+def kill_redis_in_a_job(run: Run) -> None:
+    """Have a worker SIGKILL the scenario's Redis from inside a job (``tests.faults.jobs``),
+    so Redis dies while RQ's bookkeeping of that job is still to be written."""
+    assert run.redis_server is not None and run.redis_server.proc is not None
+    with run.redis() as conn:
+        Queue(RETRY_QUEUE, connection=conn).enqueue(
+            "tests.faults.jobs.kill", run.redis_server.proc.pid
+        )
+    run.redis_server.proc.wait(MOMENT_TIMEOUT)
 
 
 @needs("redis")

@@ -7,7 +7,9 @@ import pytest
 from tests.faults.actions import (
     arrived,
     at,
+    check,
     kill_redis,
+    kill_redis_in_a_job,
     logged,
     pause,
     publish,
@@ -38,6 +40,23 @@ def test_redis_killed_and_restarted_empty(faults):
         fault=at(logged(8, success=False), kill_redis, publish(8), pause(2.0), start_redis),
     )
     assert result.dead_lettered == result.events
+
+
+def test_redis_killed_during_a_job(faults):
+    """Redis dies while the worker is in a job, so RQ's bookkeeping of the job fails."""
+    faults.run(
+        "Redis killed during a job",
+        endpoints=[Endpoint("/ok"), Endpoint("/flaky", Reply(503), Reply(200))],
+        publish=8,
+        fault=at(
+            logged(8, success=False),
+            kill_redis_in_a_job,
+            publish(8),
+            pause(2.0),
+            start_redis,
+            check(lambda run: bool(run.workers.alive()), "the worker outlived the outage"),
+        ),
+    )
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
