@@ -41,5 +41,13 @@ format: install
 bench: install
 	$(BIN)/python bench/delivery.py $(BENCH_ARGS)
 
+## soak: the fault suite (tests/faults/) at FAULTS_SCALE (20) times its CI size; prints its table
+.PHONY: soak
+soak: install
+	rm -f "$${FAULTS_REPORT:=artifacts/faults-soak.jsonl}"; \
+	FAULTS_SCALE="$${FAULTS_SCALE:-20}" FAULTS_REPORT="$$FAULTS_REPORT" \
+	  $(BIN)/python -m pytest tests/faults -q $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -m tests.faults.report "$$FAULTS_REPORT"; exit $$status
+
 clean-instance:
 	rm -rf instance

@@ -152,6 +152,15 @@ def feeder_gone(timeout: int = 300) -> None:
         _queue_dispatch(timeout)
 
 
+def backlog() -> int:
+    """Jobs waiting in the queues (not those scheduled for later); 0 if Redis is unreachable,
+    whose callers' enqueues then report the outage themselves."""
+    try:
+        return sum(get_queue(name).count for name in QUEUES)
+    except RedisError:
+        return 0
+
+
 def pending_publications() -> int:
     """How many published ids wait for a feeder or a dispatch job (for the dashboard)."""
     return int(get_redis().llen(PENDING_LIST))

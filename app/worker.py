@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 from flask import Flask
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.scheduler import RQScheduler
 
@@ -115,6 +116,7 @@ class AppWorker(SimpleWorker):
         super().__init__(queues, **kwargs)
         self.app = app
         self.feeder: Feeder | None = None
+        self.stop_requested = False  # SIGTERM or SIGINT: RQ's loop ended on purpose
 
     def work(self, burst: bool = False, **kwargs: Any) -> bool:
         """RQ's work loop; outside burst mode, a feeder and jobs hand sends to a dispatcher.
@@ -128,10 +130,51 @@ class AppWorker(SimpleWorker):
         dispatcher.enable(self.app)
         self.feeder = Feeder(self.app)
         try:
-            return super().work(burst=False, **kwargs)
+            return self._work_through_outages(**kwargs)
         finally:
             self.feeder.stop(timeout=self.app.config["DELIVERY_JOB_TIMEOUT"])
             dispatcher.close(self.app)
+
+    def _work_through_outages(self, **kwargs: Any) -> bool:
+        """RQ's loop, run again after any end but a requested stop.
+
+        RQ waits out a Redis outage while it waits for a job, but quits its loop on a
+        Redis error anywhere else: in the bookkeeping of a job, say, when Redis dies
+        during one (the fault suite kills it so), and the worker process then exited,
+        and ``make run``'s honcho stopped every process with it. Here the loop runs
+        again once Redis answers; the feeder and the dispatcher live on meanwhile.
+        """
+        worked = False
+        while not self.stop_requested:
+            try:
+                worked = super().work(burst=False, **kwargs) or worked
+            except RedisError as exc:  # RQ's teardown, with Redis still away
+                self.log.warning("Worker %s: Redis unreachable (%s)", self.name, exc)
+            except StopRequested:
+                break
+            try:
+                if not self.stop_requested:
+                    self._wait_for_redis()
+            except (StopRequested, RedisError):  # a signal: RQ's handler raises either
+                pass
+        return worked
+
+    def _wait_for_redis(self) -> None:
+        """Wait until Redis answers, then mark this worker's last run dead, so RQ lets the
+        next run register under the same name (its teardown may not have reached Redis)."""
+        self.log.warning("Worker %s: work loop ended on an error; starting it again", self.name)
+        while True:
+            time.sleep(REDIS_PAUSE)
+            try:
+                self.register_death()
+                return
+            except RedisError:
+                continue
+
+    def handle_warm_shutdown_request(self) -> None:
+        """RQ's hook on SIGTERM or SIGINT: remember that the loop is to end for good."""
+        self.stop_requested = True
+        super().handle_warm_shutdown_request()
 
     def dequeue_job_and_maintain_ttl(self, *args: Any, **kwargs: Any) -> Any:
         """RQ's dequeue; the first call of a long-running worker starts its feeder.

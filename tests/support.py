@@ -92,11 +92,28 @@ class WorkerProcess:
         self.config = config
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, log: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start a worker; its output goes to ``log`` (appended) if given, else to ours."""
         cmd = [sys.executable, "-m", "flask", "--app", "wsgi", "rq", "worker", "--with-scheduler"]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(self.config), start_new_session=True)
+        out = open(log, "ab") if log is not None else None  # noqa: SIM115 (the child keeps it)
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env=worker_env(self.config),
+                start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+            )
+        finally:
+            if out is not None:
+                out.close()
         self.procs.append(proc)
         return proc
+
+    def alive(self) -> list[subprocess.Popen[bytes]]:
+        """The workers started here that are still running."""
+        return [proc for proc in self.procs if proc.poll() is None]
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL the worker and everything it started (its scheduler), as a crash would."""

@@ -1,0 +1,77 @@
+"""Redis killed and restarted empty, PostgreSQL restarted, in the middle of delivery."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.actions import (
+    arrived,
+    at,
+    check,
+    kill_redis,
+    kill_redis_in_a_job,
+    logged,
+    pause,
+    publish,
+    release,
+    start_postgres,
+    start_redis,
+    stop_postgres,
+)
+from tests.faults.harness import Endpoint
+from tests.receiver import Reply
+
+pytestmark = pytest.mark.slow
+
+# A Sentinel failover scenario joins here with Redis Sentinel support: a primary, a
+# replica and three sentinels of the scenario's own, the primary killed mid-delivery.
+
+
+def test_redis_killed_and_restarted_empty(faults):
+    """Queued jobs, scheduled retries and wake-ups all go; events published meanwhile too."""
+    result = faults.run(
+        "Redis killed, restarted empty",
+        endpoints=[
+            Endpoint("/ok"),
+            Endpoint("/flaky", Reply(503), Reply(200)),
+            Endpoint("/dead", Reply(503)),
+        ],
+        publish=8,
+        fault=at(logged(8, success=False), kill_redis, publish(8), pause(2.0), start_redis),
+    )
+    assert result.dead_lettered == result.events
+
+
+def test_redis_killed_during_a_job(faults):
+    """Redis dies while the worker is in a job, so RQ's bookkeeping of the job fails."""
+    faults.run(
+        "Redis killed during a job",
+        endpoints=[Endpoint("/ok"), Endpoint("/flaky", Reply(503), Reply(200))],
+        publish=8,
+        fault=at(
+            logged(8, success=False),
+            kill_redis_in_a_job,
+            publish(8),
+            pause(2.0),
+            start_redis,
+            check(lambda run: bool(run.workers.alive()), "the worker outlived the outage"),
+        ),
+    )
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_postgres_restarted_mid_delivery(faults_postgres, mode):
+    """Sends are in flight and retries due while the database is down for 2 s."""
+    faults_postgres.run(
+        f"PostgreSQL restarted (-m {mode})",
+        endpoints=[Endpoint("/ok", held=True), Endpoint("/flaky", Reply(503), Reply(200))],
+        publish=8,
+        fault=at(
+            arrived(8, "/ok"),
+            stop_postgres(mode),
+            release(),
+            pause(2.0),
+            start_postgres,
+            publish(8),
+        ),
+    )
