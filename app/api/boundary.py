@@ -2,7 +2,8 @@
 
 - ``<int:…>`` path segments are ASCII digits that fit a signed 64-bit column (a larger
   id cannot exist, so it is a 404); a route over a 32-bit column narrows it further
-  with ``<int(max=2147483647):…>``.
+  with ``<int(max=2147483647):…>``, and one whose view checks the range itself (to answer
+  its own 404) lifts it with ``<int(max=None):…>``.
 - The query string and the headers have a size limit (414 and 431 beyond).
 - No path, query or form value may hold NUL, which PostgreSQL cannot store (400).
 
@@ -25,9 +26,10 @@ DASHBOARD = "/admin"
 
 
 class BoundedIntConverter(IntegerConverter):
-    """Werkzeug's ``int``, but ASCII digits only and at most the largest BIGINT by default."""
+    """Werkzeug's ``int``, but ASCII digits only (``\\d`` takes any script's digits), and
+    at most the largest BIGINT unless the rule says otherwise."""
 
-    regex = r"[0-9]{1,19}"
+    regex = r"[0-9]+"
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", values.INT64[1])

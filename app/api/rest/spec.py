@@ -103,10 +103,10 @@ def dump(value: Any) -> Any:
 def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     """A Flask rule as an OpenAPI path, with its path parameters."""
     params = []
-    for converter, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule):
+    for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", rule):
         kind = {
             "int": {"type": "integer", "minimum": 0},
             "uuid": {"type": "string", "format": "uuid"},
         }.get(converter, {"type": "string"})
         params.append({"name": name, "in": "path", "required": True, "schema": kind})
-    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
+    return re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", rule), params
