@@ -8,6 +8,7 @@ digits, NUL and lone surrogates, huge strings, JSON that is not JSON, and Magent
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 from urllib.parse import quote
@@ -92,6 +93,14 @@ def integers() -> st.SearchStrategy[int]:
 def numbers_as_text() -> st.SearchStrategy[str]:
     """What a query string's number might hold: digits of any size, or something else."""
     return st.one_of(integers().map(str), st.sampled_from(TEXTS))
+
+
+def cursors() -> st.SearchStrategy[str]:
+    """Search cursors as the service writes them (``before:<log id>``), with any number."""
+    encode = base64.urlsafe_b64encode
+    return numbers_as_text().map(
+        lambda n: encode(f"before:{n}".encode("utf-8", "surrogatepass")).decode().rstrip("=")
+    )
 
 
 def json_values() -> st.SearchStrategy[Any]:

@@ -37,7 +37,6 @@ def listing(api, token, query: str):
     ("query", "needle"),
     [
         (f"searchCriteria[pageSize]=10&searchCriteria[currentPage]={BEYOND_64}", "currentPage"),
-        (f"searchCriteria[pageSize]={BEYOND_64}", "pageSize"),
         (only("store_id", BEYOND_64), "store_id"),
         (only("store_id", f"-{BEYOND_64}", "lt"), "store_id"),
         (only("subscription_id", "9223372036854775808", "gt"), "subscription_id"),
@@ -59,10 +58,8 @@ def test_integers_beyond_their_column_are_a_400_naming_the_field(api, viewer, qu
         "searchCriteria[filterGroups][0][filters][²][field]=store_id",
         "searchCriteria[sortOrders][²][field]=store_id",
         "searchCriteria[sortOrders][%D9%A1][field]=store_id",  # Arabic-Indic one
-        "searchCriteria[pageSize]=²",
-        "searchCriteria[currentPage]=%EF%BC%92",  # fullwidth two
-        only("store_id", "²"),
-        only("subscription_id", "%D9%A1%D9%A2"),
+        "searchCriteria[currentPage]=%EF%BC%92&searchCriteria[pageSize]=1",  # fullwidth two
+        only("subscription_id", "%D9%A1%D9%A2"),  # Arabic-Indic twelve
     ],
 )
 def test_unicode_digits_are_not_numbers_or_indexes(api, viewer, query):
@@ -79,7 +76,6 @@ def test_unicode_digits_are_not_numbers_or_indexes(api, viewer, query):
         (only("status", "0", "gt"), "does not apply"),
         (only("subscribed_at", "yesterday", "gt"), "date or time"),
         (only("modified", "0001-01-01T00:00:00+01:00", "gt"), "date or time"),
-        (only("event_name", "a%00b"), "NUL"),
         (only("event_name", "x" * 1025), "longer than"),
         (only("store_id", ",".join(["1"] * 1001), "in"), "at most"),
         ("&".join(f"{F[:-3]}[{i}][field]=store_id" for i in range(21)), "more than"),
@@ -95,21 +91,37 @@ def test_values_the_database_would_refuse_are_a_400(api, viewer, query, needle):
 
 
 @pytest.mark.parametrize(
-    ("query", "expected"),
+    ("inside", "outside", "expected"),
     [
-        (only("store_id", "7"), [2]),
-        (only("store_id", "32767", "lt"), [1, 2]),
-        (only("subscription_id", "2147483647", "lteq"), [1, 2]),
-        (only("status", "1"), [1, 2]),
-        (only("status", "true", "neq"), []),
-        (only("subscribed_at", "2000-01-01", "gt"), [1, 2]),
-        (only("modified", "2000-01-01T00:00:00%2B02:00", "gteq"), [1, 2]),
-        (only("subscribed_at", "2999-12-31 23:59:59", "gt"), []),
-        (only("event_name", "example.%25", "like"), [1, 2]),
-        ("searchCriteria[pageSize]=1&searchCriteria[currentPage]=1000000", []),
+        (only("store_id", "7"), only("store_id", "32768"), [2]),  # SMALLINT
+        (only("store_id", "32767", "lt"), only("store_id", "-32769", "gt"), [1, 2]),
+        (
+            only("subscription_id", "2147483647", "lteq"),
+            only("subscription_id", "2147483648"),
+            [1, 2],
+        ),
+        (
+            only("subscribed_at", "2000-01-01", "gt"),
+            only("subscribed_at", "yesterday", "gt"),
+            [1, 2],
+        ),
+        (
+            only("modified", "2000-01-01T00:00:00%2B02:00", "gteq"),
+            only("modified", "0001-01-01T00:00:00%2B01:00", "gteq"),
+            [1, 2],
+        ),
+        (only("status", "1"), only("status", "0", "gt"), [1, 2]),
+        (only("event_name", "example.%25", "like"), only("store_id", "1%25", "like"), [1, 2]),
+        (
+            "searchCriteria[pageSize]=1&searchCriteria[currentPage]=1000000",
+            "searchCriteria[pageSize]=1&searchCriteria[currentPage]=1000001",
+            [],
+        ),
     ],
 )
-def test_values_within_range_still_filter(api, viewer, query, expected):
-    response = listing(api, viewer, query)
-    assert response.status_code == 200, response.json
-    assert [item["subscription_id"] for item in response.json["items"]] == expected
+def test_each_range_ends_where_its_column_does(api, viewer, inside, outside, expected):
+    within = listing(api, viewer, inside)
+    assert within.status_code == 200, within.json
+    assert [item["subscription_id"] for item in within.json["items"]] == expected
+    beyond = listing(api, viewer, outside)
+    assert beyond.status_code == 400 and beyond.json["message"]

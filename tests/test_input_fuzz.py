@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.input_criteria import search_criteria
 from tests.input_fuzzing import FUZZ, check, segments
 from tests.input_fuzzing import seeded as seeded
-from tests.input_strategies import bodies, numbers_as_text, query_string, texts
+from tests.input_strategies import bodies, cursors, numbers_as_text, query_string, texts
 
 TEMPLATES = {
     ("POST", "/rest/V1/async_events/publish"): {
@@ -73,7 +73,7 @@ def test_rest_paths_queries_and_headers_never_get_a_5xx(api, seeded, caplog):
         ),
         texts(),
         numbers_as_text(),
-        texts(),
+        st.one_of(texts(), cursors()),
     )
     requests = st.one_of(
         st.tuples(st.just("GET"), segments().map("/rest/V1/async_event/{}".format)),

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.input_fuzzing import FUZZ, check, segments, still_signed_in
 from tests.input_fuzzing import seeded as seeded
-from tests.input_strategies import integers, numbers_as_text, query_string, texts
+from tests.input_strategies import cursors, integers, numbers_as_text, query_string, texts
 
 QUERIES = {
     "/admin/subscribers/": ["page", "page_size", "sort", "desc", "search"]
@@ -48,11 +48,17 @@ PATHS = [
 ]
 
 
+def value_for(name: str) -> st.SearchStrategy[str]:
+    """Numbers of any size for numeric names, search cursors for ``cursor``, text for all."""
+    if name == "cursor":
+        return st.one_of(cursors(), numbers_as_text(), texts())
+    return numbers_as_text() if name in NUMBERS | {"store_id"} else texts()
+
+
 def values_for(names: list[str]) -> st.SearchStrategy[list[tuple[str, str]]]:
-    """A hostile value for each name: numbers of any size for numeric ones, text for all."""
-    return st.tuples(
-        *(numbers_as_text() if n in NUMBERS | {"store_id"} else texts() for n in names)
-    ).map(lambda drawn: list(zip(names, drawn, strict=True)))
+    """A hostile value for each name."""
+    drawn = st.tuples(*(value_for(name) for name in names))
+    return drawn.map(lambda values: list(zip(names, values, strict=True)))
 
 
 @st.composite

@@ -61,14 +61,17 @@ def test_json_nested_1000_deep_is_a_400_before_any_model(api, manager, method, p
     assert stored(api.app, Publication) == 0 and stored(api.app, Subscription) == 1
 
 
-@pytest.mark.parametrize(("depth", "nesting_refused"), [(64, False), (65, True)])
-def test_the_depth_limit_is_exact(api, manager, depth, nesting_refused):
-    extra = "[" * (depth - 1) + "]" * (depth - 1)  # under the body's own object
-    body = '{"q":"success:false","extra":@}'.replace("@", extra)
-    path = "/rest/V1/async_event_logs/replay"
-    response = api.call("POST", path, manager, data=body, content_type="application/json")
-    assert response.status_code == 400  # "extra" is not a field either
-    assert ("nested deeper" in response.json["message"]) is nesting_refused
+def test_the_depth_limit_is_exact(api, manager):
+    def refusal(depth: int) -> str:
+        extra = "[" * (depth - 1) + "]" * (depth - 1)  # under the body's own object
+        body = '{"q":"success:false","extra":@}'.replace("@", extra)
+        path = "/rest/V1/async_event_logs/replay"
+        response = api.call("POST", path, manager, data=body, content_type="application/json")
+        assert response.status_code == 400  # "extra" is not a field either
+        return response.json["message"]
+
+    assert "nested deeper" not in refusal(64)
+    assert "nested deeper" in refusal(65)
 
 
 @pytest.mark.parametrize(
@@ -79,8 +82,7 @@ def test_the_depth_limit_is_exact(api, manager, depth, nesting_refused):
         ('{"event_name":"example.event","arguments":{"x":1e400}}', "does not fit a double"),
         ('{"event_name":"example.event","arguments":{"x":%s}}' % ("9" * 5000), "digits"),
         ('{"event_name":"example.event","arguments":{"x":"\\ud800"}}', "lone surrogates"),
-        ('{"event_name":"example.event","arguments":{"\\u0000":1}}', "NUL"),
-        ('{"event_name":"example.\\u0000event"}', "NUL"),
+        ('{"event_name":"example.event","arguments":{"\\udc80":1}}', "lone surrogates"),
     ],
 )
 def test_json_that_cannot_be_stored_is_a_400_at_parse_time(api, manager, body, needle):
@@ -96,10 +98,7 @@ def test_json_that_cannot_be_stored_is_a_400_at_parse_time(api, manager, body, n
     [
         (b'{"asyncEvent":{"event_name":"\xed\xa0\x80"}}', 400, "not UTF-8"),
         (b"\xff\xfe{}", 400, "not UTF-8"),
-        (b"\xef\xbb\xbf{}", 400, "not valid JSON"),
         (SUBSCRIBE.replace("https://example.com/x", "\\udc80") % "", 400, "lone surrogates"),
-        (SUBSCRIBE % ',"store_id":32768', 400, "store_id"),  # a SMALLINT on PostgreSQL
-        (SUBSCRIBE % ',"store_id":18446744073709551616', 400, "store_id"),
     ],
 )
 def test_subscribe_refuses_what_its_columns_cannot_hold(api, manager, data, status, needle):
@@ -111,12 +110,15 @@ def test_subscribe_refuses_what_its_columns_cannot_hold(api, manager, data, stat
     assert stored(api.app, Subscription) == 1
 
 
-def test_the_largest_store_id_the_column_holds_is_accepted(api, manager):
-    response = api.call(
-        "POST",
-        "/rest/V1/async_event",
-        manager,
-        data=SUBSCRIBE % ',"store_id":32767',
-        content_type="application/json",
-    )
-    assert response.status_code == 200 and response.json["store_id"] == 32767
+def test_store_ids_end_where_the_smallint_column_does(api, manager):
+    def subscribe(store: int):
+        data = SUBSCRIBE % f',"store_id":{store}'
+        return api.call(
+            "POST", "/rest/V1/async_event", manager, data=data, content_type="application/json"
+        )
+
+    largest = subscribe(32767)
+    assert largest.status_code == 200 and largest.json["store_id"] == 32767
+    beyond = subscribe(32768)  # Magento allows 65535; PostgreSQL's SMALLINT stops here
+    assert beyond.status_code == 400 and "store_id" in str(beyond.json["parameters"])
+    assert stored(api.app, Subscription) == 2
