@@ -99,6 +99,11 @@ class Config:
     # The largest request body, and the largest publish arguments (413 beyond).
     MAX_CONTENT_LENGTH: int = _env_int("API_MAX_BODY_BYTES", 1024 * 1024)
     API_MAX_PUBLISH_BYTES: int = _env_int("API_MAX_PUBLISH_BYTES", 256 * 1024)
+    # Request limits on every route (400/414/431 beyond): how deep a JSON body may nest, and
+    # how many bytes the query string and the headers may take.
+    API_MAX_JSON_DEPTH: int = _env_int("API_MAX_JSON_DEPTH", 64)
+    API_MAX_QUERY_BYTES: int = _env_int("API_MAX_QUERY_BYTES", 64 * 1024)
+    API_MAX_HEADER_BYTES: int = _env_int("API_MAX_HEADER_BYTES", 64 * 1024)
 
     # Publications, from publish() and REST alike, and the payloads resolvers make of them:
     # the most bytes of compact UTF-8 JSON, and the deepest nesting of objects and arrays.

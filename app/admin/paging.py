@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.api import values
+
 TRAIL_LIMIT = 50
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
+MAX_PAGE = 10**9  # a page number beyond is not one these links made; it is recounted
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,8 @@ class Pager:
 
 def page_size(raw: str | None) -> int:
     """The requested page size if it is one we offer, else the default."""
-    return int(raw) if raw and raw.isdigit() and int(raw) in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    size = values.whole(raw) if raw else None
+    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
 def pager(args: Mapping[str, Any], size: int, next_cursor: str | None) -> Pager:
@@ -54,4 +58,5 @@ def _args(cursor: str, trail: list[str], number: int) -> dict[str, str | int]:
 def _page_number(raw: str | int | None, cursor: str, trail: list[str]) -> int:
     if not cursor:
         return 0
-    return int(raw) if raw and str(raw).isdigit() else len(trail) + 1
+    number = values.whole(str(raw)) if raw else None
+    return number if number is not None and 0 < number <= MAX_PAGE else len(trail) + 1

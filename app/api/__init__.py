@@ -1,12 +1,17 @@
-"""The HTTP interface: health checks and the REST API."""
+"""The HTTP interface: request limits for every route, health checks and the REST API."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprints."""
-    from app.api import rest
+    """Install the request limits and the last-resort error handler, then the blueprints.
+
+    Runs before the dashboard registers its routes, so the limits cover them too.
+    """
+    from app.api import boundary, last_resort, rest
     from app.api.health import bp as health
 
+    boundary.init_app(app)
+    last_resort.init_app(app)
     app.register_blueprint(health)
     rest.init_app(app)

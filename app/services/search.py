@@ -161,7 +161,8 @@ def _decode(cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind == "before" and value.isdigit():
+        # ASCII digits within BIGINT: isdigit() takes "²", and a larger id overflows the column.
+        if kind == "before" and value.isascii() and value.isdecimal() and int(value) < 2**63:
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

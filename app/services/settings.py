@@ -21,6 +21,7 @@ class SettingSpec:
     default: Any
     label: str
     minimum: int | None = None
+    maximum: int | None = None  # a bound that keeps the value inside what workers can compute
 
     def parse(self, raw: Any) -> Any:
         """Turn text or a value into the setting's type, or raise ValueError saying why."""
@@ -37,17 +38,19 @@ class SettingSpec:
             raise ValueError(f"{self.key} must be a whole number, got {raw!r}") from None
         if isinstance(value, bool) or (self.minimum is not None and value < self.minimum):
             raise ValueError(f"{self.key} must be a whole number >= {self.minimum}, got {raw!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"{self.key} must be at most {self.maximum}, got {raw!r}")
         return value
 
 
 SPECS: dict[str, SettingSpec] = {
     s.key: s
     for s in (
-        SettingSpec("max_deaths", int, 5, "Maximum Deaths", minimum=0),
-        SettingSpec("max_backoff", int, 60, "Maximum backoff (seconds)", minimum=1),
+        SettingSpec("max_deaths", int, 5, "Maximum Deaths", minimum=0, maximum=1000),
+        SettingSpec("max_backoff", int, 60, "Maximum backoff (seconds)", minimum=1, maximum=86400),
         SettingSpec("indexing_enabled", bool, True, "Enable Asynchronous Events Indexing"),
         SettingSpec("log_cleanup_enabled", bool, False, "Subscriber Log Cleanup"),
-        SettingSpec("log_lifetime_days", int, 30, "Log Lifetime (Days)", minimum=0),
+        SettingSpec("log_lifetime_days", int, 30, "Log Lifetime (Days)", minimum=0, maximum=36500),
         SettingSpec("legacy_payload", bool, False, 'Send the legacy {"data": ...} body'),
     )
 }

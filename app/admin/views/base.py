@@ -1,7 +1,8 @@
-"""What every dashboard view shares: its permission check, and forms protected by CSRF."""
+"""What every dashboard view shares: its permission check, forms protected by CSRF, row ids."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import abort, redirect, request, url_for
@@ -11,7 +12,12 @@ from flask_admin.contrib.sqla import ModelView
 from flask_wtf import FlaskForm
 
 from app.admin import auth
+from app.api import values
 from app.services import access
+
+# The converter of a path segment that is the id of a row in an INTEGER column (32-bit on
+# PostgreSQL): a larger number cannot be a row, so the route answers 404 without a query.
+ID32 = f"int(max={values.INT32[1]})"
 
 
 class Protected:
@@ -59,3 +65,20 @@ class SecuredModelView(Protected, ModelView):
     can_delete = False  # the original has no delete: logs stay append-only, disable instead
     page_size = 50
     can_set_page_size = True
+
+
+def row_id(raw: str | None, bounds: tuple[int, int] = values.INT32) -> int | None:
+    """``raw`` as the id of a row whose key column holds ``bounds``, or None if it cannot be one."""
+    number = values.whole(raw) if raw else None
+    return number if number is not None and values.within(number, bounds) else None
+
+
+def row_ids(raw: Iterable[str], bounds: tuple[int, int] = values.INT32) -> list[int]:
+    """Every id in ``raw`` (a form's checked rows); a 400 if one cannot be a row's id."""
+    ids = []
+    for text in raw:
+        number = row_id(text, bounds)
+        if number is None:
+            abort(400, f"{text[:100]!r} is not the id of a row.")
+        ids.append(number)
+    return ids

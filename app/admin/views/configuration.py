@@ -25,7 +25,7 @@ HELP = {
 def _field(spec: settings.SettingSpec) -> Field:
     if spec.kind is bool:
         return BooleanField(spec.label, description=HELP.get(spec.key, ""))
-    bounds = [NumberRange(min=spec.minimum)] if spec.minimum is not None else []
+    bounds = [NumberRange(min=spec.minimum, max=spec.maximum)]
     return IntegerField(
         spec.label,
         validators=[InputRequired(message="Enter a whole number."), *bounds],

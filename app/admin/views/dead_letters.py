@@ -7,7 +7,9 @@ from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
 from app.admin.paging import page_size, pager
+from app.admin.views.base import row_id, row_ids
 from app.admin.views.logs import LogScreen
+from app.api import values
 from app.services import dead_letters, replay
 
 
@@ -20,7 +22,7 @@ class DeadLettersView(LogScreen):
     def index(self) -> ResponseReturnValue:
         size = page_size(request.args.get("size"))
         cursor = request.args.get("cursor", "")
-        rows, next_id = dead_letters.page(int(cursor) if cursor.isdigit() else None, size)
+        rows, next_id = dead_letters.page(row_id(cursor, values.INT64), size)
         return self.render(
             "admin/logs/dead_letters.html",
             rows=rows,
@@ -33,7 +35,7 @@ class DeadLettersView(LogScreen):
     @expose("/replay", methods=("POST",))
     def replay_selected(self) -> ResponseReturnValue:
         self.require("logs_replay")
-        ids = request.form.getlist("id", type=int)
+        ids = row_ids(request.form.getlist("id"), values.INT64)
         if not ids:
             flash("Select the dead letters to replay first.", "warning")
             return redirect(url_for(".index"))

@@ -7,7 +7,7 @@ from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, Strin
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from app.events import get_registry
-from app.services.subscriptions import MAX_RECIPIENT, SubscriptionError
+from app.services.subscriptions import MAX_RECIPIENT, MAX_STORE_ID, SubscriptionError
 from app.sinks import sink_names
 
 SINK_LABELS = {"http": "HTTP", "eventbridge": "AWS Event Bridge", "sqs": "AWS SQS"}
@@ -27,7 +27,7 @@ class SubscriberForm(FlaskForm):
     store_id = IntegerField(
         "Store",
         default=0,
-        validators=[InputRequired(), NumberRange(min=0, max=65535)],
+        validators=[InputRequired(), NumberRange(min=0, max=MAX_STORE_ID)],
         description="0 = All Stores.",
     )
 

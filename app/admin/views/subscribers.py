@@ -9,11 +9,12 @@ from flask import abort, flash, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import DateBetweenFilter, FilterEqual, FilterLike
+from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterLike
 from flask_admin.model import typefmt
+from flask_admin.model.base import ViewArgs
 from markupsafe import Markup
 
-from app.admin.views.base import SecuredModelView
+from app.admin.views.base import ID32, SecuredModelView, row_id, row_ids
 from app.admin.views.subscriber_form import SubscriberForm
 from app.extensions import db
 from app.models import Subscription
@@ -23,6 +24,16 @@ from app.services.subscriptions import SubscriptionError
 SAVED = "The Asynchronous Event Subscriber data was saved successfully"
 NOT_SAVED = "Could not save Asynchronous Event Subscriber."
 S = Subscription
+MAX_SEARCH = 1000  # characters in the keyword search or a filter (SQLite's LIKE stops at 50,000)
+MAX_PAGE = 10**6  # 0-based page numbers; a larger one is an empty page, not a huge OFFSET
+
+
+class StatusFilter(BooleanEqualFilter):
+    """Enabled or Disabled, compared as a boolean (PostgreSQL refuses a boolean = text)."""
+
+    def __init__(self, column: Any, name: str) -> None:
+        super().__init__(column, name)
+        self.options = (("1", "Enabled"), ("0", "Disabled"))
 
 
 def _status(view: Any, context: Any, model: Subscription, name: str) -> Markup:
@@ -59,7 +70,7 @@ class SubscriberView(SecuredModelView):
     column_filters = [
         FilterLike(S.event_name, "Event Name"),
         FilterLike(S.recipient_url, "Recipient URL"),
-        FilterEqual(S.status, "Status", options=[("1", "Enabled"), ("0", "Disabled")]),
+        StatusFilter(S.status, "Status"),
         DateBetweenFilter(S.subscribed_at, "Subscribed At"),
         DateBetweenFilter(S.modified, "Modified"),
     ]
@@ -85,6 +96,14 @@ class SubscriberView(SecuredModelView):
     def search_placeholder(self) -> str:
         return "Search by keyword"
 
+    def _get_list_extra_args(self) -> ViewArgs:
+        """Flask-Admin's list arguments, refused when too long and with the page bounded."""
+        args = super()._get_list_extra_args()
+        texts = [args.search or "", *(str(value) for *_, value in args.filters or [])]
+        if any(len(text) > MAX_SEARCH for text in texts):
+            abort(400, f"A search or filter is longer than {MAX_SEARCH} characters.")
+        return args.clone(page=min(max(args.page or 0, 0), MAX_PAGE))
+
     @action("disable", "Disable", "Are you sure you want to disable the selected events?")
     def action_disable(self, ids: list[str]) -> None:
         self._set_many(ids, enabled=False)
@@ -96,7 +115,7 @@ class SubscriberView(SecuredModelView):
     def _set_many(self, ids: list[str], enabled: bool) -> None:
         self.require("save")
         word = "enabled" if enabled else "disabled"
-        changed, already = subscription_edits.set_many([int(i) for i in ids], enabled)
+        changed, already = subscription_edits.set_many(row_ids(ids), enabled)
         if changed:
             flash(f"A total of {changed} event(s) have been {word}.", "success")
         if already:
@@ -125,7 +144,8 @@ class SubscriberView(SecuredModelView):
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self) -> ResponseReturnValue:
         self.require("save")
-        sub = db.session.get(Subscription, request.args.get("id", type=int) or 0)
+        key = row_id(request.args.get("id"))
+        sub = db.session.get(Subscription, key) if key is not None else None
         if sub is None:
             abort(404)
         form = SubscriberForm(obj=sub)
@@ -139,7 +159,7 @@ class SubscriberView(SecuredModelView):
                 return redirect(self.get_url(".index_view"))
         return self._form_page(form, sub)
 
-    @expose("/rotate/<int:subscription_id>", methods=("POST",))
+    @expose(f"/rotate/<{ID32}:subscription_id>", methods=("POST",))
     def rotate_view(self, subscription_id: int) -> ResponseReturnValue:
         """Rotate the verification token (POST with CSRF: the app checks every POST)."""
         self.require("save")

@@ -10,7 +10,7 @@ from wtforms import SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.admin.views.base import SecuredView
+from app.admin.views.base import ID32, SecuredView
 from app.services import access
 
 LABELS = {
@@ -60,7 +60,7 @@ class TokensView(SecuredView):
                 )
         return self.render("admin/tokens.html", form=form, tokens=access.list_tokens(), new=None)
 
-    @expose("/revoke/<int:token_id>", methods=("POST",))
+    @expose(f"/revoke/<{ID32}:token_id>", methods=("POST",))
     def revoke(self, token_id: int) -> ResponseReturnValue:
         """Deactivate a token (POST with CSRF); requests with it get a 401 from then on."""
         row = access.revoke_token(token_id) or abort(404)

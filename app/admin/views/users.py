@@ -10,7 +10,7 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.admin import auth
-from app.admin.views.base import SecuredView
+from app.admin.views.base import ID32, SecuredView
 from app.models import User
 from app.services import access
 from app.services.passwords import MIN_PASSWORD
@@ -52,7 +52,7 @@ class UsersView(SecuredView):
                 return redirect(self.get_url(".index"))
         return self._page(form)
 
-    @expose("/<int:user_id>/active", methods=("POST",))
+    @expose(f"/<{ID32}:user_id>/active", methods=("POST",))
     def set_active(self, user_id: int) -> ResponseReturnValue:
         """Deactivate or reactivate (POST with CSRF); a deactivated user is signed out at once."""
         me = auth.current_user()
@@ -67,7 +67,7 @@ class UsersView(SecuredView):
             )
         return redirect(self.get_url(".index"))
 
-    @expose("/<int:user_id>/password", methods=("POST",))
+    @expose(f"/<{ID32}:user_id>/password", methods=("POST",))
     def reset_password(self, user_id: int) -> ResponseReturnValue:
         """Set a new password; the user's existing sessions end with the old one."""
         user, form = _user(user_id), PasswordForm(prefix="reset")

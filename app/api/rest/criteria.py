@@ -1,4 +1,9 @@
-"""Magento ``searchCriteria`` query strings: parsed, validated, and applied to subscriptions."""
+"""Magento ``searchCriteria`` query strings: parsed, validated, and applied to subscriptions.
+
+Limits, each a 400 beyond: ``MAX_GROUPS`` filter groups of ``MAX_FILTERS`` filters each,
+``MAX_IN_VALUES`` values in one ``in``/``nin`` list, ``pageSize`` 1 to ``MAX_PAGE_SIZE``,
+``currentPage`` 1 to ``MAX_PAGE``. Indexes are ASCII digits (``[0]``, ``[1]``...).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select, or_
-from sqlalchemy.orm import InstrumentedAttribute
 
+from app.api import values
+from app.api.rest.criteria_fields import EVERY as CONDITIONS
+from app.api.rest.criteria_fields import FIELDS
 from app.api.rest.errors import ApiError
 from app.models import Subscription
 
 KEY = re.compile(r"^searchCriteria((?:\[[^\[\]]*\])*)$")
-# Filterable columns; never the token. Each with a parser for its filter values.
-COLUMNS: dict[str, tuple[InstrumentedAttribute[Any], type]] = {
-    "subscription_id": (Subscription.subscription_id, int),
-    "event_name": (Subscription.event_name, str),
-    "recipient_url": (Subscription.recipient_url, str),
-    "status": (Subscription.status, bool),
-    "subscribed_at": (Subscription.subscribed_at, str),
-    "modified": (Subscription.modified, str),
-    "metadata": (Subscription.sink, str),
-    "store_id": (Subscription.store_id, int),
+INDEX = re.compile(r"[0-9]{1,9}")
+OPERATORS = {
+    "eq": "__eq__",
+    "neq": "__ne__",
+    "gt": "__gt__",
+    "gteq": "__ge__",
+    "lt": "__lt__",
+    "lteq": "__le__",
 }
-CONDITIONS = ("eq", "neq", "like", "in", "nin", "gt", "gteq", "lt", "lteq", "null", "notnull")
+MAX_GROUPS = 20
+MAX_FILTERS = 20  # per group; with MAX_GROUPS, far below SQLite's expression depth of 1000
+MAX_IN_VALUES = 1000  # below SQLite's and PostgreSQL's limits on bound parameters
+MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000
 
 
 def nest(args: Mapping[str, str]) -> dict[str, Any]:
@@ -46,84 +55,75 @@ def nest(args: Mapping[str, str]) -> dict[str, Any]:
     return tree
 
 
-def _indexed(node: Any, what: str) -> list[Any]:
+def _indexed(node: Any, what: str, limit: int) -> list[Any]:
     if node in (None, ""):
         return []
-    if not isinstance(node, dict) or not all(k.isdigit() for k in node):
+    if not isinstance(node, dict) or not all(INDEX.fullmatch(k) for k in node):
         raise ApiError(400, "searchCriteria %1 must be indexed like [0], [1]", [what])
+    if len(node) > limit:
+        raise ApiError(400, "searchCriteria has more than %1 %2", [limit, what])
     return [node[k] for k in sorted(node, key=int)]
 
 
-def _value(column: str, kind: type, raw: str) -> Any:
-    if kind is int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise ApiError(
-                400, "Filter value %1 for %2 is not a whole number", [raw, column]
-            ) from None
-    if kind is bool:
-        if raw.lower() not in {"0", "1", "true", "false"}:
-            raise ApiError(400, "Filter value %1 for %2 is not a boolean", [raw, column])
-        return raw.lower() in {"1", "true"}
-    return raw
+def _text(spec: dict[str, Any], *keys: str, default: str = "") -> str:
+    """The first of ``keys`` present in ``spec``, which must be a single value."""
+    value = next((spec[k] for k in keys if k in spec), default)
+    if not isinstance(value, str):
+        raise ApiError(400, "searchCriteria %1 must be a single value", [keys[0]])
+    return value
 
 
 def condition(spec: Any) -> Any:
     """One filter ``{field, value, condition_type}`` as a SQL condition."""
     if not isinstance(spec, dict) or not isinstance(spec.get("field"), str):
         raise ApiError(400, "Each filter needs a field")
-    name, kind_name = spec["field"], spec.get("conditionType", spec.get("condition_type", "eq"))
-    if name not in COLUMNS:
-        raise ApiError(
-            400, "Field %1 cannot be filtered; use one of %2", [name, ", ".join(COLUMNS)]
-        )
+    name, kind_name = spec["field"], _text(spec, "conditionType", "condition_type", default="eq")
+    if name not in FIELDS:
+        raise ApiError(400, "Field %1 cannot be filtered; use one of %2", [name, ", ".join(FIELDS)])
     if kind_name not in CONDITIONS:
         raise ApiError(
             400, "Condition %1 is not supported; use one of %2", [kind_name, ", ".join(CONDITIONS)]
         )
-    column, kind = COLUMNS[name]
-    raw = spec.get("value", "")
-    if not isinstance(raw, str):
-        raise ApiError(400, "Filter value for %1 must be a single value", [name])
+    field, raw = FIELDS[name], _text(spec, "value")
+    if kind_name not in field.conditions:
+        raise ApiError(
+            400,
+            "Condition %1 does not apply to %2; use one of %3",
+            [kind_name, name, ", ".join(field.conditions)],
+        )
     if kind_name in ("null", "notnull"):
-        return column.is_(None) if kind_name == "null" else column.is_not(None)
+        return field.column.is_(None) if kind_name == "null" else field.column.is_not(None)
     if kind_name in ("in", "nin"):
-        values = [_value(name, kind, v.strip()) for v in raw.split(",") if v.strip()]
-        return column.in_(values) if kind_name == "in" else column.not_in(values)
+        items = [v.strip() for v in raw.split(",") if v.strip()]
+        if len(items) > MAX_IN_VALUES:
+            raise ApiError(400, "Condition %1 takes at most %2 values", [kind_name, MAX_IN_VALUES])
+        parsed = [field.parse(name, v) for v in items]
+        return field.column.in_(parsed) if kind_name == "in" else field.column.not_in(parsed)
     if kind_name == "like":
-        return column.like(raw)
-    value = _value(name, kind, raw)
-    ops = {
-        "eq": "__eq__",
-        "neq": "__ne__",
-        "gt": "__gt__",
-        "gteq": "__ge__",
-        "lt": "__lt__",
-        "lteq": "__le__",
-    }
-    return getattr(column, ops[kind_name])(value)
+        return field.column.like(field.parse(name, raw))
+    return getattr(field.column, OPERATORS[kind_name])(field.parse(name, raw))
 
 
 def apply(query: Select[Any], criteria: dict[str, Any]) -> tuple[Select[Any], dict[str, Any]]:
     """Filter groups (AND of ORs) and sort orders; returns the query and the echoed criteria."""
     groups = []
-    for group in _indexed(
-        criteria.get("filterGroups") or criteria.get("filter_groups"), "filterGroups"
-    ):
-        filters = _indexed(group.get("filters") if isinstance(group, dict) else None, "filters")
+    given = criteria.get("filterGroups") or criteria.get("filter_groups")
+    for group in _indexed(given, "filterGroups", MAX_GROUPS):
+        filters = group.get("filters") if isinstance(group, dict) else None
+        filters = _indexed(filters, "filters", MAX_FILTERS)
         if filters:
             query = query.where(or_(*[condition(f) for f in filters]))
             groups.append({"filters": [_echo(f) for f in filters]})
     orders = []
-    for order in _indexed(criteria.get("sortOrders") or criteria.get("sort_orders"), "sortOrders"):
+    given = criteria.get("sortOrders") or criteria.get("sort_orders")
+    for order in _indexed(given, "sortOrders", len(FIELDS)):
         name = order.get("field") if isinstance(order, dict) else None
-        if name not in COLUMNS:
+        if not isinstance(name, str) or name not in FIELDS:
             raise ApiError(400, "Field %1 cannot be sorted on", [name])
-        direction = str(order.get("direction", "ASC")).upper()
+        direction = _text(order, "direction", default="ASC").upper()
         if direction not in ("ASC", "DESC"):
-            raise ApiError(400, "Sort direction must be ASC or DESC, got %1", [direction])
-        column = COLUMNS[name][0]
+            raise ApiError(400, "Sort direction must be ASC or DESC, got %1", [direction[:100]])
+        column = FIELDS[name].column
         query = query.order_by(column.desc() if direction == "DESC" else column.asc())
         orders.append({"field": name, "direction": direction})
     echo: dict[str, Any] = {"filter_groups": groups}
@@ -139,11 +139,17 @@ def _echo(spec: dict[str, Any]) -> dict[str, Any]:
 
 def page(criteria: dict[str, Any]) -> tuple[int | None, int]:
     """``pageSize`` (None: all) and ``currentPage`` (1-based), validated."""
-    try:
-        size = int(criteria["pageSize"]) if criteria.get("pageSize") not in (None, "") else None
-        current = int(criteria.get("currentPage") or 1)
-    except (TypeError, ValueError):
-        raise ApiError(400, "pageSize and currentPage must be whole numbers") from None
-    if (size is not None and not 1 <= size <= 1000) or current < 1:
-        raise ApiError(400, "pageSize must be 1 to 1000 and currentPage at least 1")
+    size_text, current_text = criteria.get("pageSize"), criteria.get("currentPage")
+    if not all(isinstance(v, str | None) for v in (size_text, current_text)):
+        raise ApiError(400, "pageSize and currentPage must be single values")
+    size = values.whole(size_text) if size_text else None
+    current = values.whole(current_text) if current_text else 1
+    if (size_text and size is None) or current is None:
+        raise ApiError(400, "pageSize and currentPage must be whole numbers")
+    if (size is not None and not 1 <= size <= MAX_PAGE_SIZE) or not 1 <= current <= MAX_PAGE:
+        raise ApiError(
+            400,
+            "pageSize must be 1 to %1 and currentPage 1 to %2",
+            [MAX_PAGE_SIZE, MAX_PAGE],
+        )
     return size, current

@@ -37,7 +37,10 @@ def error_response(status: int, message: str, parameters: Any = None) -> Respons
 
 
 def register(app: Flask, prefix: str) -> None:
-    """Answer every error under ``prefix`` in Magento's shape, never as an HTML page."""
+    """Answer every error under ``prefix`` in Magento's shape, never as an HTML page.
+
+    Exceptions no view handled go to ``app.api.last_resort``, which answers in this shape too.
+    """
     from flask import request
 
     def handle_api_error(exc: ApiError) -> Response:
@@ -58,13 +61,6 @@ def register(app: Flask, prefix: str) -> None:
 
     from app.search.elasticsearch import SearchUnavailable
 
-    def handle_unexpected(exc: Exception) -> Response | Exception:
-        if not request.path.startswith(prefix) or isinstance(exc, HTTPException):
-            raise exc
-        app.logger.exception("unexpected error on %s %s", request.method, request.path)
-        return error_response(500, "Internal error; it has been logged.")
-
     app.register_error_handler(ApiError, handle_api_error)
-    app.register_error_handler(Exception, handle_unexpected)
     app.register_error_handler(SearchUnavailable, handle_search_down)
     app.register_error_handler(HTTPException, handle_http)

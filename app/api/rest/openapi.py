@@ -15,11 +15,18 @@ ERROR_TEXT = {
     404: "Not found",
     409: "Conflict",
     413: "Body too large",
+    414: "Query string too large",
     415: "Body is not JSON",
     422: "Valid JSON that cannot be acted on",
     429: "Too many failed authentication attempts",
+    431: "Headers too large",
     503: "The search backend is unreachable",
 }
+
+
+# What any request may get from app.api.boundary, before its operation runs: NUL in a
+# path or query value (400), an oversized query string (414) or oversized headers (431).
+BOUNDARY = {400, 414, 431}
 
 
 class Components:
@@ -95,7 +102,8 @@ def _responses(op: Operation, comp: Components) -> dict[str, Any]:
         if model is not None:
             entry["content"] = {"application/json": {"schema": comp.ref(model)}}
         responses[str(status)] = entry
-    codes = set(op.errors) | ({401, 403, 429} if op.permission else set())
+    codes = set(op.errors) | BOUNDARY | ({401, 403, 429} if op.permission else set())
+    codes |= {413, 415} if op.body is not None else set()
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for status in sorted(codes):
         responses[str(status)] = {"description": ERROR_TEXT[status], "content": error}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,8 @@ from app.models.types import utcnow
 from app.services import publishing
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# Header values arrive as Latin-1; control characters (NUL among them) cannot be stored.
+KEY_TEXT = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+")
 
 
 class PublishRequest(BaseModel):
@@ -57,15 +60,21 @@ def register(api: RestApi) -> None:
         limit = current_app.config["API_MAX_PUBLISH_BYTES"]
         if size > limit:
             raise ApiError(413, "The arguments are %1 bytes; the limit is %2", [size, limit])
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > 255:
-            raise ApiError(400, "Idempotency-Key is longer than 255 characters")
-        if key is not None and "\x00" in key:  # PostgreSQL cannot even look it up
-            raise ApiError(400, "Idempotency-Key may not contain NUL (\\u0000) characters.")
+        key = _idempotency_key()
         try:
             return _publish(body, key), 202
         except publishing.PublishError as exc:
             raise ApiError(422, str(exc)) from None
+
+
+def _idempotency_key() -> str | None:
+    """The ``Idempotency-Key`` header, or None if absent or empty; 255 printable characters."""
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > 255:
+        raise ApiError(400, "Idempotency-Key is longer than 255 characters")
+    if key is not None and not KEY_TEXT.fullmatch(key):
+        raise ApiError(400, "Idempotency-Key may hold printable characters only")
+    return key
 
 
 def _publish(body: PublishRequest, key: str | None) -> PublishAccepted:

@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from app.services.subscriptions import MAX_STORE_ID
+
 # Strict: JSON types are not coerced (no false for an integer), unknown fields are refused.
 STRICT = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True)
 
@@ -19,7 +21,7 @@ class AsyncEventCreate(BaseModel):
     recipient_url: str = Field(min_length=1, max_length=1024)
     verification_token: str = Field(min_length=1, max_length=255)
     metadata: str = Field(min_length=1, max_length=64, description="The sink, e.g. `http`.")
-    store_id: int = Field(default=0, ge=0, le=65535)
+    store_id: int = Field(default=0, ge=0, le=MAX_STORE_ID)
     status: bool | None = Field(default=None, description="Ignored: a new subscription is enabled.")
 
 

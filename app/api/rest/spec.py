@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from app.api.rest import auth
+from app.api.rest.body import json_body
 from app.api.rest.errors import ApiError
 
 View = Callable[..., Any]
@@ -50,10 +51,9 @@ class RestApi:
 
             @functools.wraps(view)
             def handle(**path: Any) -> Response:
-                auth.require(op.permission)
-                refuse_nul([path, request.args.to_dict(flat=False)])
+                auth.require(op.permission)  # the boundary has checked the URL already
                 if op.body is not None:
-                    path["body"] = validate(op.body, refuse_nul(json_body()))
+                    path["body"] = validate(op.body, json_body())
                 if op.query is not None:
                     path["query"] = validate(op.query, request.args.to_dict())
                 return respond(view(**path))
@@ -62,31 +62,6 @@ class RestApi:
             return view
 
         return decorator
-
-
-def json_body() -> Any:
-    """The request's JSON, or a 415/400 that says what is wrong with it."""
-    if not request.is_json:
-        raise ApiError(415, "Send the body as JSON, with Content-Type: application/json.")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "The request body is not valid JSON.")
-    return data
-
-
-def refuse_nul(value: Any) -> Any:
-    """``value`` unchanged, or a 400 if any text in it holds a NUL, which no database stores."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ApiError(400, "Text may not contain NUL (\\u0000) characters.")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            refuse_nul(key)
-            refuse_nul(item)
-    elif isinstance(value, list):
-        for item in value:
-            refuse_nul(item)
-    return value
 
 
 def validate(model: type[BaseModel], data: Any) -> BaseModel:
@@ -128,10 +103,10 @@ def dump(value: Any) -> Any:
 def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     """A Flask rule as an OpenAPI path, with its path parameters."""
     params = []
-    for converter, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule):
+    for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", rule):
         kind = {
             "int": {"type": "integer", "minimum": 0},
             "uuid": {"type": "string", "format": "uuid"},
         }.get(converter, {"type": "string"})
         params.append({"name": name, "in": "path", "required": True, "schema": kind})
-    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), params
+    return re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", rule), params

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import request
 from sqlalchemy import func, select
 
+from app.api import values
 from app.api.rest import criteria, schemas
 from app.api.rest.errors import ApiError
 from app.api.rest.spec import RestApi
@@ -13,7 +14,7 @@ from app.models import Subscription
 from app.services import subscriptions
 
 NOT_FOUND = "Async event with subscription ID %1 does not exist"  # the original's words
-MAX_ID = 2**31 - 1  # the id column is a 32-bit integer; a larger id cannot exist
+MAX_ID = values.INT32[1]  # the id column is an INTEGER; a larger id cannot exist
 
 
 def display(sub: Subscription) -> schemas.Subscription:
@@ -30,7 +31,8 @@ def display(sub: Subscription) -> schemas.Subscription:
 
 
 def found(subscription_id: int) -> Subscription:
-    """The subscription, or the original's 404 (ids beyond the column's range included)."""
+    """The subscription, or the original's 404 (ids beyond the column's range included: the
+    routes take any number, ``<int(max=None):…>``, to give this answer)."""
     sub = db.session.get(Subscription, subscription_id) if subscription_id <= MAX_ID else None
     if sub is None:
         raise ApiError(404, NOT_FOUND, [subscription_id])
@@ -66,7 +68,7 @@ def register(api: RestApi) -> None:
 
     @api.operation(
         "GET",
-        "/V1/async_event/<int:subscription_id>",
+        "/V1/async_event/<int(max=None):subscription_id>",
         summary="Read a subscription",
         tag="subscriptions",
         permission="view",
@@ -78,7 +80,7 @@ def register(api: RestApi) -> None:
 
     @api.operation(
         "PUT",
-        "/V1/async_event/<int:subscription_id>",
+        "/V1/async_event/<int(max=None):subscription_id>",
         summary="Enable, disable, change sink, rotate token",
         tag="subscriptions",
         permission="save",
