@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.models import DeadLetter, DeliveryLog
+from app.models import DeadLetter
 from app.services import access, subscriptions
 from tests.input_strategies import integers, texts
+from tests.log_rows import add_logs
 
 EXAMPLES = int(os.environ.get("INPUT_FUZZ_EXAMPLES", "120"))
 FUZZ = settings(
@@ -33,12 +34,13 @@ PASSWORD = "a long enough password"
 
 @pytest.fixture
 def seeded(app, caplog):
-    """One subscription, log row and dead letter; a manage token; an admin and another user."""
+    """A subscription, an indexed log row and its dead letter; a manage token; an admin and
+    another user."""
     app.config.update(WTF_CSRF_ENABLED=False, API_AUTH_FAILURE_LIMIT=10**9)
     with app.app_context():
-        sub = subscriptions.create("example.event", "https://example.com/hook", "tok")
+        subscriptions.create("example.event", "https://example.com/hook", "tok")
         chain = str(uuidlib.uuid4())
-        db.session.add(DeliveryLog(uuid=chain, subscription_id=sub.subscription_id, success=False))
+        add_logs("example.event", [{"uuid": chain, "success": False, "data": {"id": 1}}])
         db.session.add(DeadLetter(uuid=chain, subscription_id=1, death_count=1, reason="x"))
         db.session.commit()
         token = access.create_token("fuzz", ["manage"])[1]

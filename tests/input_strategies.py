@@ -98,7 +98,8 @@ def numbers_as_text() -> st.SearchStrategy[str]:
 def cursors() -> st.SearchStrategy[str]:
     """Search cursors as the service writes them (``before:<log id>``), with any number."""
     encode = base64.urlsafe_b64encode
-    return numbers_as_text().map(
+    numbers = st.one_of(st.sampled_from(BOUNDARY_INTS).map(str), numbers_as_text())
+    return numbers.map(
         lambda n: encode(f"before:{n}".encode("utf-8", "surrogatepass")).decode().rstrip("=")
     )
 

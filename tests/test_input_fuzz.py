@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.input_criteria import search_criteria
-from tests.input_fuzzing import FUZZ, check, segments
+from tests.input_fuzzing import FUZZ, check
 from tests.input_fuzzing import seeded as seeded
 from tests.input_strategies import bodies, cursors, numbers_as_text, query_string, texts
 
@@ -64,29 +64,34 @@ def test_json_bodies_never_get_a_5xx(api, seeded, caplog):
     run()
 
 
-def test_rest_paths_queries_and_headers_never_get_a_5xx(api, seeded, caplog):
+@st.composite
+def log_searches(draw: st.DrawFn) -> str:
+    """A history search with one parameter hostile and the others valid, so it gets through."""
+    params = {"q": "", "page_size": "50", "cursor": ""}
+    hostile = {"q": texts(), "page_size": numbers_as_text()}
+    hostile["cursor"] = st.one_of(cursors(), texts())
+    name = draw(st.sampled_from(sorted(params)))
+    params[name] = draw(hostile[name])
+    return "/rest/V1/async_event_logs?" + query_string(list(params.items()))
+
+
+def test_history_searches_never_get_a_5xx(api, seeded, caplog):
     auth = {"Authorization": f"Bearer {seeded['token']}"}
-    logs = st.builds(
-        lambda q, size, cursor: (
-            "/rest/V1/async_event_logs?"
-            + query_string([("q", q), ("page_size", size), ("cursor", cursor)])
-        ),
-        texts(),
-        numbers_as_text(),
-        st.one_of(texts(), cursors()),
-    )
-    requests = st.one_of(
-        st.tuples(st.just("GET"), segments().map("/rest/V1/async_event/{}".format)),
-        st.tuples(st.just("GET"), segments().map("/rest/V1/async_event_logs/{}".format)),
-        st.tuples(st.just("POST"), segments().map("/rest/V1/async_event_logs/{}/replay".format)),
-        st.tuples(st.just("GET"), logs),
-    )
 
     @FUZZ
-    @given(request=requests, key=texts())
-    def run(request, key):
-        method, path = request
-        check(api.client.open(path, method=method, headers=auth), caplog, rest=True)
+    @given(url=log_searches())
+    def run(url):
+        check(api.client.get(url, headers=auth), caplog, rest=True)
+
+    run()
+
+
+def test_idempotency_keys_never_get_a_5xx(api, seeded, caplog):
+    auth = {"Authorization": f"Bearer {seeded['token']}"}
+
+    @FUZZ
+    @given(key=texts())
+    def run(key):
         latin1 = key.encode("utf-8", "surrogatepass").decode("latin-1")  # as a server decodes it
         headers = {**auth, "Idempotency-Key": latin1.replace("\r", "").replace("\n", "")}
         body = {"event_name": "example.event"}

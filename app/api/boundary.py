@@ -21,6 +21,7 @@ from werkzeug.exceptions import default_exceptions
 from werkzeug.routing import IntegerConverter, Map
 
 from app.api import values
+from app.api.rest.errors import error_response
 
 DASHBOARD = "/admin"
 
@@ -46,8 +47,6 @@ def answer(status: int, message: str, parameters: Any = None) -> Response:
     """An error response in the shape of the family the current path belongs to."""
     if request.path.startswith(DASHBOARD):
         return default_exceptions[status](description=message).get_response()
-    from app.api.rest.errors import error_response
-
     return error_response(status, message, parameters)
 
 

@@ -1,10 +1,11 @@
-"""The fields ``searchCriteria`` may filter and sort on, and how each parses a filter value.
+"""The fields ``searchCriteria`` may filter and sort on, and the SQL condition of each filter.
 
 A value is parsed to the column's type before it reaches the database, so the database
 never sees text it would refuse: whole numbers in ASCII digits within the column's range
 (SMALLINT or INTEGER on PostgreSQL), booleans as 0/1/true/false, times as ISO 8601, and
 text of at most ``MAX_TEXT`` characters. ``like`` applies to text fields only; the
-comparisons (``gt``...) to everything but booleans.
+comparisons (``gt``...) to everything but booleans; ``in`` and ``nin`` take at most
+``MAX_IN_VALUES`` values.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from app.api.rest.errors import ApiError
 from app.models import Subscription
 
 MAX_TEXT = 1024  # characters in one filter value (recipient_url, the longest column, holds 1024)
+MAX_IN_VALUES = 1000  # below SQLite's and PostgreSQL's limits on bound parameters
+OPERATORS = {"eq": "__eq__", "neq": "__ne__", "gt": "__gt__", "gteq": "__ge__"}
+OPERATORS |= {"lt": "__lt__", "lteq": "__le__"}
 EVERY = ("eq", "neq", "like", "in", "nin", "gt", "gteq", "lt", "lteq", "null", "notnull")
 # The conditions each kind of field takes.
 CONDITIONS = {
@@ -32,9 +36,10 @@ CONDITIONS = {
 
 @dataclass(frozen=True)
 class Field:
-    """A filterable column: its kind (``int``, ``bool``, ``time``, ``text``) and, for whole
-    numbers, the range its database column holds."""
+    """A filterable column under its API name: its kind (``int``, ``bool``, ``time``,
+    ``text``) and, for whole numbers, the range its database column holds."""
 
+    name: str
     column: InstrumentedAttribute[Any]
     kind: str
     bounds: tuple[int, int] = values.INT64
@@ -44,31 +49,52 @@ class Field:
         """The condition types this field takes."""
         return CONDITIONS[self.kind]
 
-    def parse(self, name: str, raw: str) -> Any:
-        """``raw`` as a value of this field, or a 400 naming ``name`` and what is wrong."""
+    def condition(self, kind: str, raw: str) -> Any:
+        """The SQL condition ``kind`` (eq, like, in...) with the value ``raw``, or a 400."""
+        if kind not in self.conditions:
+            message = "Condition %1 does not apply to %2; use one of %3"
+            raise ApiError(400, message, [kind, self.name, ", ".join(self.conditions)])
+        column = self.column
+        if kind in ("null", "notnull"):
+            return column.is_(None) if kind == "null" else column.is_not(None)
+        if kind in ("in", "nin"):
+            items = [v.strip() for v in raw.split(",") if v.strip()]
+            if len(items) > MAX_IN_VALUES:
+                raise ApiError(400, "Condition %1 takes at most %2 values", [kind, MAX_IN_VALUES])
+            parsed = [self.parse(v) for v in items]
+            return column.in_(parsed) if kind == "in" else column.not_in(parsed)
+        if kind == "like":
+            return column.like(self.parse(raw))
+        return getattr(column, OPERATORS[kind])(self.parse(raw))
+
+    def parse(self, raw: str) -> Any:
+        """``raw`` as a value of this field, or a 400 naming the field and what is wrong."""
         if self.kind == "int":
-            return _whole(name, raw, self.bounds)
+            return _whole(self.name, raw, self.bounds)
         if self.kind == "bool":
             if raw.strip().lower() not in {"0", "1", "true", "false"}:
-                raise ApiError(400, "Filter value %1 for %2 is not a boolean", [raw[:100], name])
+                message = "Filter value %1 for %2 is not a boolean"
+                raise ApiError(400, message, [raw[:100], self.name])
             return raw.strip().lower() in {"1", "true"}
         if len(raw) > MAX_TEXT:
-            raise ApiError(
-                400, "Filter value for %1 is longer than %2 characters", [name, MAX_TEXT]
-            )
-        return _time(name, raw) if self.kind == "time" else raw
+            message = "Filter value for %1 is longer than %2 characters"
+            raise ApiError(400, message, [self.name, MAX_TEXT])
+        return _time(self.name, raw) if self.kind == "time" else raw
 
 
 # Filterable columns; never the token.
 FIELDS: dict[str, Field] = {
-    "subscription_id": Field(Subscription.subscription_id, "int", values.INT32),
-    "event_name": Field(Subscription.event_name, "text"),
-    "recipient_url": Field(Subscription.recipient_url, "text"),
-    "status": Field(Subscription.status, "bool"),
-    "subscribed_at": Field(Subscription.subscribed_at, "time"),
-    "modified": Field(Subscription.modified, "time"),
-    "metadata": Field(Subscription.sink, "text"),
-    "store_id": Field(Subscription.store_id, "int", values.INT16),
+    f.name: f
+    for f in (
+        Field("subscription_id", Subscription.subscription_id, "int", values.INT32),
+        Field("event_name", Subscription.event_name, "text"),
+        Field("recipient_url", Subscription.recipient_url, "text"),
+        Field("status", Subscription.status, "bool"),
+        Field("subscribed_at", Subscription.subscribed_at, "time"),
+        Field("modified", Subscription.modified, "time"),
+        Field("metadata", Subscription.sink, "text"),
+        Field("store_id", Subscription.store_id, "int", values.INT16),
+    )
 }
 
 
