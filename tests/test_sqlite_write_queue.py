@@ -207,10 +207,10 @@ begin_immediate(conn)
 conn.execute("INSERT INTO t VALUES (1)")
 pid = os.fork()
 if pid == 0:  # RQ forks like this; the child never touches the connection
-    print("child", flush=True)
+    os.write(1, b"child\\n")  # one write each: print() splits its line under PYTHONUNBUFFERED
     time.sleep(60)
     os._exit(0)
-print(pid, flush=True)
+os.write(1, f"{pid}\\n".encode())
 time.sleep(60)
 """,
         db,

@@ -19,7 +19,9 @@ def test_negative_maximum_deaths_is_refused_inline(login, in_app, shot) -> None:
     shot(page, "defaults")
     page.fill("#max_deaths", "-1")
     page.click(SAVE)
-    assert page.get_by_test_id("error-max_deaths").inner_text() == "Number must be between 0 and 1000."
+    assert (
+        page.get_by_test_id("error-max_deaths").inner_text() == "Number must be between 0 and 1000."
+    )
     page.get_by_text("The configuration was not saved").wait_for()
     shot(page, "invalid")
     assert in_app(lambda: settings.get("max_deaths")) == 5
