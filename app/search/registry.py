@@ -12,8 +12,12 @@ from app.search.cost import CostLimits
 
 
 def _sql(app: Flask) -> SearchBackend:
+    from app.extensions import db
+    from app.search import pg_budget
     from app.search.sql import SqlBackend
 
+    with app.app_context():
+        pg_budget.install(db.engine)  # PostgreSQL's statement_timeout per search
     return SqlBackend()
 
 

@@ -9,7 +9,7 @@ page is full or ``SCAN_BUDGET`` log_ids were covered, after which set algebra ov
 the postings finds the rest. When the query has an exact MUST leaf (a term on one
 field), the windows read that leaf's posting list instead of the documents. Counts
 use candidates or set algebra. Both run within the search's time budget, if it has
-one (``app.search.sql_budget``).
+one (``app.search.sql_budget`` on SQLite, ``app.search.pg_budget`` on PostgreSQL).
 """
 
 from __future__ import annotations
