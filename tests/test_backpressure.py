@@ -15,12 +15,11 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
-from app.models import ChainState, Delivery, Publication
-from app.services import outbox, publishing, subscriptions
+from app.models import ChainState, Delivery, DeliveryLog, Publication
+from app.services import attempts, fanout, outbox, publishing, subscriptions
+from app.services.dispatcher import Dispatcher
 from tests.receiver import Receiver, Reply
 from tests.support import wait_until
-
-pytestmark = pytest.mark.slow
 
 BOUND, SENDERS = 50, 4  # DELIVERY_MAX_UNRECORDED, DELIVERY_CONCURRENCY
 EVENTS, FANOUT = 100, 5
@@ -78,6 +77,7 @@ def log_locked(url: str) -> Iterator[None]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_worker_whose_log_is_locked_stops_sending_at_the_bound(config, ctx, receiver, worker):
     """While the recorder cannot write, the deliveries that arrived without a log row
     never exceed DELIVERY_MAX_UNRECORDED plus one send per thread; once it can, every
@@ -133,3 +133,29 @@ def test_the_relay_leaves_ids_beyond_its_bound_to_the_sweep_while_redis_hangs(
         db.engine.dispose()
     assert waiting == 50  # the rest wait in the database, where the sweep finds them
     assert pending == 200
+
+
+def test_attempts_held_back_past_half_their_lease_go_back_unsent(ctx, config, receiver):
+    """Sent later, a held attempt could outlive its lease and be sent twice: it goes
+    back to the database instead, its lease released, for the sweep."""
+    for i in range(8):
+        subscriptions.create("example.event", receiver.route(f"/r{i}"), "t")
+    ready = attempts.prepare(
+        fanout.fan_out_many(publishing.publish_many([("example.event", {}, 0)]))
+    )
+    # 8 fit its capacity (4 per thread), so submit takes them all at once
+    dispatcher = Dispatcher(ctx, concurrency=2, per_endpoint=1, lease=1.0, max_unrecorded=1)
+    try:
+        with log_locked(config["SQLALCHEMY_DATABASE_URI"]):
+            dispatcher.submit(ready)  # a few sends, then the gate closes
+            time.sleep(1.5)  # the others wait past half a lease
+            sent = len(receiver.received())
+        assert dispatcher.wait_idle(timeout=30)
+    finally:
+        dispatcher.close()
+    assert 1 <= sent <= 1 + 2  # the bound, plus one send per thread
+    assert len(receiver.received()) == sent  # the rest never went out
+    chains = db.session.scalars(select(Delivery)).all()
+    assert sum(c.state == ChainState.DELIVERED for c in chains) == sent
+    assert sum(c.attempts == 0 and c.locked_until is None for c in chains) == 8 - sent
+    assert db.session.scalar(select(func.count()).select_from(DeliveryLog)) == sent
