@@ -78,7 +78,7 @@ def _budget_cursor(base: type) -> type:
                 raise armed.deadline.timeout() from None
 
         def executemany(self, query: Any, params_seq: Any, **options: Any) -> Any:
-            _before_statement(self.connection)  # never a search's: it disarms
+            _before_statement(self.connection)  # writes run outside searches: this disarms
             return super().executemany(query, params_seq, **options)
 
     return BudgetCursor
@@ -90,7 +90,8 @@ def _before_statement(driver: Any) -> None:
     if armed is None and deadline is None:
         return  # no search, before or now: every statement outside searches
     if armed is not None and driver.info.transaction_status != _IN_TRANSACTION:
-        armed = _forget(driver)  # its transaction ended, and the timeout with it
+        _forget(driver)  # its transaction ended, and the timeout with it
+        armed = None
     if deadline is None or driver.autocommit:  # (a pool's ping runs in autocommit)
         if armed is not None:
             _disarm(driver)
