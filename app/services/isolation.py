@@ -52,28 +52,32 @@ def store_isolating(items: list[T], store: Callable[[list[T], bool], None]) -> i
     unrecorded attempt does. Any other error rolls back and is raised. Returns how
     many items were stored in their safe form.
     """
-    try:
-        store(items, False)
+    refused = _attempt(items, store, safe=False)
+    if refused is None:
         return 0
-    except Exception as exc:
-        db.session.rollback()
-        if not is_data_error(exc):
-            raise
-        if len(items) > 1:
-            half = len(items) // 2
-            return store_isolating(items[:half], store) + store_isolating(items[half:], store)
-        log.warning("a row was refused (%s: %s); storing its safe form", type(exc).__name__, exc)
-    return _store_safe(items, store)
-
-
-def _store_safe(items: list[T], store: Callable[[list[T], bool], None]) -> int:
-    """Store one refused item in its safe form; 1 if stored, 0 if even that was refused."""
-    try:
-        store(items, True)
+    if len(items) > 1:
+        half = len(items) // 2
+        return store_isolating(items[:half], store) + store_isolating(items[half:], store)
+    log.warning(
+        "a row was refused (%s: %s); storing its safe form", type(refused).__name__, refused
+    )
+    refused = _attempt(items, store, safe=True)
+    if refused is None:
         return 1
+    log.error("a row was refused even in its safe form; left to its lease: %r", refused)
+    return 0
+
+
+def _attempt(
+    items: list[T], store: Callable[[list[T], bool], None], safe: bool
+) -> Exception | None:
+    """Run ``store(items, safe)``: None once it committed, the error if the database
+    refused the data (rolled back); any other error is rolled back and raised."""
+    try:
+        store(items, safe)
+        return None
     except Exception as exc:
         db.session.rollback()
         if not is_data_error(exc):
             raise
-        log.error("a row was refused even in its safe form; left to its lease: %r", exc)
-        return 0
+        return exc

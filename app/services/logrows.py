@@ -91,7 +91,7 @@ def _searchable(data: Any, serialized: str | None, safe: bool) -> Any:
 
     The index stores string values with NUL and surrogates replaced, but not object
     keys, which become its field names: a key with a lone surrogate is escaped here
-    (the stored JSON shows one as ``\\udXXX``). A row stored in its safe form is
+    (the stored JSON shows one as a ``\\ud800``-style escape). A row stored in its safe form is
     indexed by its own fields alone, so that nothing in its payload can fail it again.
     """
     if safe:
