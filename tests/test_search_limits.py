@@ -126,6 +126,50 @@ def test_a_search_may_be_the_first_statement_on_a_pooled_connection(app, history
         search.search(SLOW)  # on the connection the first search gave back, pinged
 
 
+def test_a_cancelled_search_keeps_the_callers_writes(app, history, backend):
+    """Before a search in a transaction that wrote, PostgreSQL sets a savepoint; the
+    search's cancel goes back to it, and the write is still there to commit."""
+    with app.app_context():
+        db.session.execute(text("UPDATE async_event_subscriber SET store_id = store_id"))  # a write
+        db.session.execute(text("CREATE TEMPORARY TABLE kept (n int)"))
+        db.session.execute(text("INSERT INTO kept VALUES (7)"))
+        app.config["SEARCH_TIMEOUT"] = TINY
+        with pytest.raises(search.SearchTimeout):
+            search.search(SLOW)
+        assert db.session.scalar(text("SELECT n FROM kept")) == 7  # the write survived
+        app.config["SEARCH_TIMEOUT"] = 2.0
+        assert search.count("data.data.sku:SKU-007") == HISTORY // 40  # searches go on
+        assert db.session.scalar(text("SELECT count(*) FROM kept")) == 1
+        db.session.rollback()
+
+
+def test_a_cancelled_read_only_search_leaves_a_usable_transaction(app, history, backend):
+    """Only reads before it: a cancel rolls back reads alone, and the session goes on."""
+    with app.app_context():
+        before = db.session.scalar(text("SELECT count(*) FROM async_event_subscriber"))
+        app.config["SEARCH_TIMEOUT"] = TINY
+        for _ in range(3):  # again and again on the same connection
+            with pytest.raises(search.SearchTimeout):
+                search.search(SLOW)
+            assert db.session.scalar(text("SELECT count(*) FROM async_event_subscriber")) == before
+        db.session.commit()
+
+
+def test_a_late_cancel_never_reaches_the_next_statement(app, history, backend):
+    """Searches whose deadline falls just as they end: what runs next is never cancelled."""
+    if backend != "postgresql":
+        pytest.skip("the cancel request is PostgreSQL's")
+    with app.app_context():
+        for n in range(40):
+            with budget.deadline(0.002 + (n % 8) * 0.001):
+                try:
+                    search.count("data.data.sku:SKU-007")
+                except search.SearchTimeout:
+                    pass
+            assert db.session.scalar(text("SELECT 1 FROM pg_sleep(0.01)")) == 1
+        db.session.rollback()
+
+
 def _no_timer_left(backend: str) -> bool:
     """No deadline, no progress handler, no statement_timeout: a slow search runs to the end."""
     if backend == "postgresql":

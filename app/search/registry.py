@@ -17,7 +17,7 @@ def _sql(app: Flask) -> SearchBackend:
     from app.search.sql import SqlBackend
 
     with app.app_context():
-        pg_budget.install(db.engine)  # PostgreSQL's statement_timeout per search
+        pg_budget.install(db.engine)  # PostgreSQL: a search statement is cancelled at its deadline
     return SqlBackend()
 
 
