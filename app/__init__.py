@@ -28,7 +28,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _default_storage(app)
 
-    from app import admin, api, broker, cli, events, sinks
+    from app import admin, api, cli, events, sinks
+    from app.broker import connection as broker
     from app.extensions import db, migrate
     from app.models import types
     from app.search import registry as search
@@ -42,7 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         compare_type=True,
     )
     with app.app_context():
-        from app.models import sqlite
+        from app.db import sqlite
 
         sqlite.configure(db.engine)
     types.init_app(app)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app import queues
+from app.db import sqlite
+from app.delivery import attempts, dispatcher, fanout, queues, sweeper
 from app.extensions import db
-from app.models import Delivery, sqlite
-from app.services import attempts, dispatcher, fanout, sweeper
+from app.models import Delivery
 
 
 def dispatch_publications() -> int:

@@ -8,7 +8,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from app.services import logimport, publishing, replay, retention, sweeper, trace
+from app.delivery import publishing, sweeper
+from app.usecases import logimport, replay, retention, trace
 
 
 @click.command("publish")

@@ -17,9 +17,9 @@ from tqdm import tqdm
 @with_appcontext
 def reindex_command(event_name: str | None) -> None:
     """Rebuild the search index into a new version, search it, and drop the old one."""
-    from app.search.elasticsearch import SearchUnavailable
+    from app import settings
+    from app.search.elasticsearch.backend import SearchUnavailable
     from app.search.indexing import get_backend
-    from app.services import settings
 
     if not settings.get("indexing_enabled"):
         raise click.ClickException(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.search.ast import Query
+from app.search.lucene.ast import Query
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def documents_for(rows: Sequence[DeliveryLog]) -> list[LogDocument]:
 
 def indexing_enabled() -> bool:
     """The operators' runtime switch (setting ``indexing_enabled``), read fresh each time."""
-    from app.services import settings  # the setting's type and default live there
+    from app import settings  # the setting's type and default live there
 
     return bool(settings.get("indexing_enabled"))
 

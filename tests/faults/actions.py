@@ -15,8 +15,8 @@ from typing import Any
 from rq import Queue
 from sqlalchemy import text
 
+from app.delivery.queues import RETRY_QUEUE
 from app.models import DeliveryLog
-from app.queues import RETRY_QUEUE
 from tests.faults.run import SCALE, Run
 from tests.support import wait_until
 

@@ -17,11 +17,12 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import create_app
+from app import create_app, settings
+from app.delivery import outbox, publishing
+from app.delivery.queues import FEEDERS_KEY, RETRY_QUEUE
 from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog, Publication, PublicationState
-from app.queues import FEEDERS_KEY, RETRY_QUEUE
-from app.services import outbox, publishing, settings, subscriptions
+from app.usecases import subscriptions
 from tests.faults.receivers import ChainReceiver
 from tests.faults.servers import PostgresCluster, RedisServer, postgres_bin
 from tests.support import WorkerProcess, wait_until

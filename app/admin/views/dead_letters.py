@@ -10,7 +10,7 @@ from app.admin.paging import page_size, pager
 from app.admin.views.base import row_id, row_ids
 from app.admin.views.logs import LogScreen
 from app.api import values
-from app.services import dead_letters, replay
+from app.usecases import dead_letters, replay
 
 
 class DeadLettersView(LogScreen):

@@ -59,7 +59,7 @@ def register(app: Flask, prefix: str) -> None:
     def handle_search_down(exc: Exception) -> Response:
         return error_response(503, f"The search backend is unreachable: {exc}")
 
-    from app.search.elasticsearch import SearchUnavailable
+    from app.search.elasticsearch.backend import SearchUnavailable
 
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(SearchUnavailable, handle_search_down)

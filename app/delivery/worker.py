@@ -1,0 +1,244 @@
+"""The RQ worker: runs jobs in the app context without forking, with a finer scheduler.
+
+Both ride out a Redis outage or a Sentinel failover: a step of their loops that
+Redis fails is logged and tried again a moment later, where RQ's own loops would
+end the worker, or the scheduler's process, on the first connection error.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from flask import Flask
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Queue, SimpleWorker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.exceptions import StopRequested
+from rq.job import Job
+from rq.scheduler import RQScheduler
+
+from app.broker import connection as broker
+from app.delivery import dispatcher
+from app.delivery.feeder import Feeder
+
+# RQ's scheduler polls once a second; retries are due on whole seconds (see
+# app.delivery.queues), so polling 5 times a second keeps a 1 s backoff close to 1 s.
+SCHEDULER_POLL = 0.2
+# After Redis failed a step of a loop, wait this long before the next step. The
+# client has already retried for about 3 s (app.broker.sentinel.RETRIES).
+REDIS_PAUSE = 1.0
+# A new primary starts with an empty script cache: a pipeline that loaded RQ's Lua
+# scripts on the old one fails with NOSCRIPT once, and loads them again next time.
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, NoScriptError)
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def ride_out(step: str, call: Callable[[], T]) -> T | None:
+    """Run one step of a loop; if Redis cannot be reached, log it, pause, and return None."""
+    try:
+        return call()
+    except UNREACHABLE as exc:
+        log.warning("%s skipped: Redis unreachable (%s); going on in %s s", step, exc, REDIS_PAUSE)
+        time.sleep(REDIS_PAUSE)
+        return None
+
+
+def freeze_startup_heap() -> None:
+    """Keep what start-up built out of the garbage collector's full passes.
+
+    A full pass walks every tracked object with the GIL held, so every sender thread,
+    the feeder and the recorder stop meanwhile: 65-90 ms for a worker's ~170,000
+    objects, once or twice per worker in the bench's 10 s at half rate. Start-up's
+    objects (modules, the app, SQLAlchemy's mappings) live as long as the process, so
+    frozen (``gc.freeze``) they are never walked again; what is made later is
+    collected as before. Garbage already unreachable is collected first, not frozen.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+class FineScheduler(RQScheduler):
+    """RQ's scheduler, polling every SCHEDULER_POLL s (its lock TTLs keep whole seconds).
+
+    It connects with the app's own settings (``broker.new_client``), so through
+    Sentinel too, and its loop outlives Redis errors (see ``ride_out``).
+    """
+
+    def __init__(self, *args: Any, app: Flask, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    @property
+    def connection(self) -> Redis:
+        """A client of its own, made in the process that uses it (RQ forks the scheduler)."""
+        if self._connection is None:
+            self._connection = broker.new_client(self.app)
+        return self._connection
+
+    def work(self) -> None:
+        """RQ's scheduler loop with the finer sleep, going on through Redis errors."""
+        self._install_signal_handlers()
+        ride_out("scheduler start", self.register_birth)
+        while not self._stop_requested:
+            ride_out("scheduling", self._poll)
+            time.sleep(SCHEDULER_POLL)
+        self.stop()
+
+    def _poll(self) -> None:
+        """One round: keep the locks, beat, move due jobs to their queues."""
+        if self.should_reacquire_locks:
+            self.acquire_locks()
+        self.heartbeat()
+        self.enqueue_scheduled_jobs()
+
+
+class AppWorker(SimpleWorker):
+    """A non-forking worker that gives every job a fresh app context.
+
+    Not forking keeps the HTTP connection pool, the sink threads and the dispatcher
+    alive between jobs, which is where delivery throughput comes from; the app
+    context per job gives each its own database session.
+    """
+
+    # RQ doubles its wait after each failed dequeue, up to 60 s: after a long outage
+    # the retries would wait that long for a Redis that is back.
+    max_connection_wait_time = 2.0
+
+    def __init__(self, queues: Sequence[Queue], app: Flask, **kwargs: Any) -> None:
+        super().__init__(queues, **kwargs)
+        self.app = app
+        self.feeder: Feeder | None = None
+        self.stop_requested = False  # SIGTERM or SIGINT: RQ's loop ended on purpose
+
+    def work(self, burst: bool = False, **kwargs: Any) -> bool:
+        """RQ's work loop; outside burst mode, a feeder and jobs hand sends to a dispatcher.
+
+        A burst worker (tests, ``--burst``) has neither: it sends and records inside
+        each job, so that everything is recorded when it returns. A stopping worker
+        stops its feeder, finishes the sends under way and records them before it exits.
+        """
+        if burst:
+            return super().work(burst=True, **kwargs)
+        dispatcher.enable(self.app)
+        self.feeder = Feeder(self.app)
+        try:
+            return self._work_through_outages(**kwargs)
+        finally:
+            self.feeder.stop(timeout=self.app.config["DELIVERY_JOB_TIMEOUT"])
+            dispatcher.close(self.app)
+
+    def _work_through_outages(self, **kwargs: Any) -> bool:
+        """RQ's loop, run again after any end but a requested stop.
+
+        RQ waits out a Redis outage while it waits for a job, but quits its loop on a
+        Redis error anywhere else: in the bookkeeping of a job, say, when Redis dies
+        during one (the fault suite kills it so), and the worker process then exited,
+        and ``make run``'s honcho stopped every process with it. Here the loop runs
+        again once Redis answers; the feeder and the dispatcher live on meanwhile.
+        """
+        worked = False
+        while not self.stop_requested:
+            try:
+                worked = super().work(burst=False, **kwargs) or worked
+            except RedisError as exc:  # RQ's teardown, with Redis still away
+                self.log.warning("Worker %s: Redis unreachable (%s)", self.name, exc)
+            except StopRequested:
+                break
+            try:
+                if not self.stop_requested:
+                    self._wait_for_redis()
+            except (StopRequested, RedisError):  # a signal: RQ's handler raises either
+                pass
+        return worked
+
+    def _wait_for_redis(self) -> None:
+        """Wait until Redis answers, then mark this worker's last run dead, so RQ lets the
+        next run register under the same name (its teardown may not have reached Redis)."""
+        self.log.warning("Worker %s: work loop ended on an error; starting it again", self.name)
+        while True:
+            time.sleep(REDIS_PAUSE)
+            try:
+                self.register_death()
+                return
+            except RedisError:
+                continue
+
+    def handle_warm_shutdown_request(self) -> None:
+        """RQ's hook on SIGTERM or SIGINT: remember that the loop is to end for good."""
+        self.stop_requested = True
+        super().handle_warm_shutdown_request()
+
+    def dequeue_job_and_maintain_ttl(self, *args: Any, **kwargs: Any) -> Any:
+        """RQ's dequeue; the first call of a long-running worker starts its feeder.
+
+        That is after RQ has forked its scheduler, so no child inherits the thread.
+        The start-up heap is frozen then too: see ``freeze_startup_heap``.
+        """
+        if self.feeder is not None and self.feeder.ident is None:
+            freeze_startup_heap()
+            self.feeder.start()
+        return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run ``job`` inside the app context; RQ's bookkeeping may meet a Redis outage.
+
+        The job's work is leased in the database, so a job whose bookkeeping failed
+        is left to the sweep, and the worker goes on.
+        """
+        with self.app.app_context():
+            ride_out(f"job {job.id}", lambda: super(AppWorker, self).execute_job(job, queue))
+
+    # RQ's work loop ends the worker on any error outside its dequeue; these are the
+    # steps of that loop that talk to Redis.
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check for ``rq suspend``, riding out a Redis outage."""
+        ride_out("suspension check", lambda: super(AppWorker, self).check_for_suspension(burst))
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's registry cleaning, riding out a Redis outage."""
+        ride_out("maintenance", super().run_maintenance_tasks)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat, riding out a Redis outage (a pipeline's is sent by its owner)."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+        else:
+            ride_out("heartbeat", lambda: super(AppWorker, self).heartbeat(timeout))
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's own scheduler start-up, with FineScheduler."""
+        self.scheduler = FineScheduler(
+            self.queues,
+            app=self.app,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
