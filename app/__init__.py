@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.instance import instance_secret
 from config import Config
 
 
@@ -68,16 +69,4 @@ def _default_storage(app: Flask) -> None:
     pre_ping = not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": pre_ping})
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(app, "secret_key", secrets.token_hex(32))
-
-
-def _instance_secret(app: Flask, name: str, fresh: str) -> str:
-    """Return a secret kept in instance/, creating it once with owner-only permissions."""
-    path = Path(app.instance_path) / name
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(fresh)
-    return fresh
+        app.config["SECRET_KEY"] = instance_secret(app, "secret_key", secrets.token_hex(32))

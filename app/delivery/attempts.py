@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import or_, select, update
 
 from app import settings
@@ -19,7 +18,6 @@ from app.extensions import db
 from app.models import ChainState, Delivery, Subscription
 from app.models.types import utcnow
 from app.sinks import DeliveryRequest, Envelope, Outcome, Sink, get_sink, sink_names
-from app.usecases.subscriptions import signing_tokens
 
 
 @dataclass
@@ -83,7 +81,7 @@ def prepare(chains: Iterable[Delivery | NewChain]) -> list[Attempt]:
         envelope = Envelope(
             chain.uuid, str(chain.store_id), chain.event_name, json.loads(chain.payload)
         )
-        request = DeliveryRequest(sub.recipient_url, signing_tokens(sub), envelope, legacy)
+        request = DeliveryRequest(sub.recipient_url, sub.signing_tokens(), envelope, legacy)
         sink = get_sink(sub.sink)
         missing = (
             "" if sink else f"unknown sink {sub.sink!r}; known sinks: {', '.join(sink_names())}"
@@ -129,30 +127,3 @@ def send(attempt: Attempt) -> Attempt:
         text = f"sink {attempt.sink_name!r} raised {type(exc).__name__}: {exc}"
         attempt.outcome = Outcome(False, True, text, duration_ms=elapsed)
     return attempt
-
-
-def run(attempts: list[Attempt]) -> None:
-    """Send every attempt concurrently and record each batch of finished ones as it lands.
-
-    Recording as results arrive, not at the end, is what keeps one slow endpoint
-    from delaying the log rows and retries of the others.
-    """
-    from app.delivery.outcomes import record
-
-    if not attempts:
-        return
-    executor = _executor(current_app._get_current_object())
-    pending: set[Future[Attempt]] = {executor.submit(send, a) for a in attempts}
-    while pending:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        record([f.result() for f in done])
-
-
-def _executor(app: Flask) -> ThreadPoolExecutor:
-    """The app's sink thread pool, created on first use in this process."""
-    executor = app.extensions.get("delivery_executor")
-    if executor is None:
-        size = app.config["DELIVERY_CONCURRENCY"]
-        executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="delivery")
-        app.extensions["delivery_executor"] = executor
-    return executor

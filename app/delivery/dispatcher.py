@@ -36,13 +36,10 @@ import time
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Flask, current_app
+from flask import Flask
 
-from app.delivery import attempts
 from app.delivery.attempts import Attempt, send
-from app.delivery.fanout import NewChain
 from app.delivery.recorder import Recorder
-from app.models import Delivery
 
 log = logging.getLogger(__name__)
 MAX_WAITING = 1000  # attempts slow endpoints may have waiting here before the rest go back
@@ -224,55 +221,3 @@ class Dispatcher:
     def _stopping(self) -> bool:
         with self._cond:
             return self._closing and self._unrecorded == 0
-
-
-_lock = threading.Lock()
-
-
-def enable(app: Flask) -> None:
-    """Let this process's jobs use a dispatcher (a long-running worker calls this)."""
-    app.extensions["dispatcher"] = None
-
-
-def current(app: Flask) -> Dispatcher | None:
-    """The process's dispatcher if ``enable`` was called, created on first use; else None.
-
-    Created lazily, after RQ has forked its scheduler, so no child inherits its threads.
-    """
-    if "dispatcher" not in app.extensions:
-        return None
-    with _lock:
-        if app.extensions["dispatcher"] is None:
-            config = app.config
-            app.extensions["dispatcher"] = Dispatcher(
-                app,
-                config["DELIVERY_CONCURRENCY"],
-                config["DELIVERY_ENDPOINT_CONCURRENCY"],
-                config["DELIVERY_LEASE_SECONDS"],
-                config["DELIVERY_MAX_UNRECORDED"],
-            )
-        return app.extensions["dispatcher"]
-
-
-def deliver(chains: list[Delivery] | list[NewChain]) -> None:
-    """Send leased chains: through the process's dispatcher if it has one, else right here.
-
-    In a long-running worker this returns once the attempts are handed over, and they
-    are recorded as they land. Elsewhere (burst workers, tests, the CLI) the attempts
-    are sent and recorded before this returns.
-    """
-    ready = attempts.prepare(chains)
-    if not ready:
-        return
-    running = current(current_app._get_current_object())
-    if running is not None:
-        running.submit(ready)
-    else:
-        attempts.run(ready)
-
-
-def close(app: Flask) -> None:
-    """Close the process's dispatcher, if one was made."""
-    running = app.extensions.pop("dispatcher", None)
-    if running is not None:
-        running.close(timeout=app.config["DELIVERY_TOTAL_TIMEOUT"] + 5)

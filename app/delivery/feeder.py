@@ -33,7 +33,7 @@ import threading
 from flask import Flask
 from redis.exceptions import RedisError
 
-from app.delivery import dispatcher, fanout, queues
+from app.delivery import fanout, queues, sending
 
 log = logging.getLogger(__name__)
 PAUSE = 1.0  # s to wait after a failure before popping again
@@ -74,7 +74,7 @@ class Feeder(threading.Thread):
                 return 0
             chains = fanout.fan_out_many(ids)
             self.limit = next_limit(len(ids), len(chains))
-            dispatcher.deliver(chains)
+            sending.deliver(chains)
             return len(chains)
 
     def stop(self, timeout: float | None = None) -> None:

@@ -11,6 +11,11 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 
+from app.delivery import retention
+from app.delivery.sweeper import sweep
+from app.search.backend import OUTBOX_BATCH, SearchUnavailable
+from app.search.indexing import get_backend
+
 log = logging.getLogger(__name__)
 SWEEP_LOCK = "async_events:sweep:lock"
 RETENTION_KEY = "async_events:retention:{day}"
@@ -46,8 +51,6 @@ class Housekeeper(threading.Thread):
 
     def sweep(self) -> None:
         """Re-queue overdue work, if no other worker did in this interval."""
-        from app.delivery.sweeper import sweep
-
         if not self.connection.set(SWEEP_LOCK, "1", nx=True, ex=max(self.interval - 1, 1)):
             return
         with self.app.app_context():
@@ -59,8 +62,6 @@ class Housekeeper(threading.Thread):
 
     def retain(self, now: datetime | None = None) -> int | None:
         """Delete expired logs once per day (when enabled); return how many, or None if not run."""
-        from app.usecases import retention
-
         now = now or datetime.now(UTC)
         if now.hour < RETENTION_HOUR:
             return None
@@ -80,9 +81,6 @@ class Housekeeper(threading.Thread):
         for at most an interval. While Elasticsearch is down the rows wait, logged, and
         are sent once it is back: the outbox, not this thread, is the record.
         """
-        from app.search.elasticsearch.backend import BATCH, SearchUnavailable
-        from app.search.indexing import get_backend
-
         lock = "async_events:search:flush:lock"
         if not self.connection.set(lock, "1", nx=True, ex=max(self.interval - 1, 1)):
             return None
@@ -91,9 +89,9 @@ class Housekeeper(threading.Thread):
             flush = getattr(get_backend(), "flush_outbox", None)
             try:
                 while flush is not None and time.monotonic() < deadline:
-                    result = flush(BATCH)
+                    result = flush(OUTBOX_BATCH)
                     sent += result.indexed
-                    if result.indexed + result.rejected < BATCH:
+                    if result.indexed + result.rejected < OUTBOX_BATCH:
                         break
             except SearchUnavailable as exc:
                 log.warning("search outbox waits for Elasticsearch: %s", exc)

@@ -9,16 +9,14 @@ row the database refuses all the same is stored in its ``safe`` form, which
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.db import bulk, escaping
+from app.delivery.attempts import Attempt
 from app.extensions import db
 from app.models import DeliveryLog
 from app.search.backend import LogDocument
-from app.search.indexing import CREATED_FORMAT
-
-if TYPE_CHECKING:
-    from app.delivery.attempts import Attempt
+from app.search.documents import CREATED_FORMAT
 
 INT32 = 2**31 - 1  # the largest value of an INTEGER column on PostgreSQL
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import update
@@ -13,14 +12,12 @@ from sqlalchemy import update
 from app import settings
 from app.db import escaping, isolation, sqlite
 from app.delivery import logrows, queues
+from app.delivery.attempts import Attempt
 from app.delivery.backoff import retry_delay
 from app.extensions import db
 from app.models import ChainState, DeadLetter, Delivery, Subscription
 from app.models.types import utcnow
 from app.search import indexing
-
-if TYPE_CHECKING:
-    from app.delivery.attempts import Attempt
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from queue import Empty, SimpleQueue
 
 from flask import Flask
 
+from app.delivery import outcomes
 from app.delivery.attempts import Attempt
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,6 @@ class Recorder(threading.Thread):
         return batch
 
     def _store(self, batch: list[Attempt], returned: list[Attempt]) -> None:
-        from app.delivery import outcomes
-
         with self.app.app_context():
             if batch:
                 outcomes.record(batch)

@@ -25,7 +25,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from app.broker import connection as broker
-from app.delivery import dispatcher
+from app.delivery import sending
 from app.delivery.feeder import Feeder
 
 # RQ's scheduler polls once a second; retries are due on whole seconds (see
@@ -127,13 +127,13 @@ class AppWorker(SimpleWorker):
         """
         if burst:
             return super().work(burst=True, **kwargs)
-        dispatcher.enable(self.app)
+        sending.enable(self.app)
         self.feeder = Feeder(self.app)
         try:
             return self._work_through_outages(**kwargs)
         finally:
             self.feeder.stop(timeout=self.app.config["DELIVERY_JOB_TIMEOUT"])
-            dispatcher.close(self.app)
+            sending.close(self.app)
 
     def _work_through_outages(self, **kwargs: Any) -> bool:
         """RQ's loop, run again after any end but a requested stop.

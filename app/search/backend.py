@@ -8,6 +8,13 @@ from typing import Any, Protocol
 
 from app.search.lucene.ast import Query
 
+OUTBOX_BATCH = 500  # documents per bulk request to an external engine
+
+
+class SearchUnavailable(RuntimeError):
+    """The external engine (Elasticsearch) did not answer, or refused a whole request;
+    nothing was changed."""
+
 
 @dataclass(frozen=True)
 class LogDocument:
@@ -29,6 +36,13 @@ class ParsedQuery:
 
     text: str
     ast: Query
+
+
+class Progress(Protocol):
+    """What a backend's ``rebuild`` reports to (a tqdm bar fits)."""
+
+    def reset(self, total: float | None = None) -> None: ...
+    def update(self, n: float = 1) -> bool | None: ...
 
 
 class SearchBackend(Protocol):

@@ -15,11 +15,10 @@ from sqlalchemy.dialects import sqlite
 from app.db.bulkload import no_gc
 from app.models import DeliveryLog
 from app.search.backend import LogDocument
-from app.search.documents import decode, loads
+from app.search.documents import CREATED_FORMAT, decode, loads
 from app.search.sql.leaves import flatten_fields
 from app.search.sql.write import Batch, prepare_leaves
 
-CREATED_FORMAT = "%Y-%m-%d %H:%M:%S"
 FIELDS = (
     "log_id",
     "uuid",

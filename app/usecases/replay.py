@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from app.delivery import queues
 from app.extensions import db
-from app.models import ChainState, Delivery, DeliveryLog
+from app.models import ChainState, Delivery, DeliveryLog, Subscription
 from app.models.types import utcnow
+from app.usecases import search
 
 REPLAY_DELAY = 1  # seconds, as the original's init queue
 
@@ -71,8 +72,6 @@ def replay_many(uuids: Iterable[str]) -> ReplayResult:
 
 def matching_uuids(query: str) -> Iterator[str]:
     """Each chain (UUID) with an attempt matching the Lucene ``query``, once, newest first."""
-    from app.usecases import search
-
     seen: set[str] = set()
     for hit in search.iter_all(query):
         uuid = hit.log.uuid
@@ -103,7 +102,5 @@ def _unpack(serialized: str) -> tuple[str | None, int, object]:
 
 
 def _event_name(subscription_id: int) -> str:
-    from app.models import Subscription
-
     sub = db.session.get(Subscription, subscription_id)
     return sub.event_name if sub else ""

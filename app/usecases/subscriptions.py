@@ -114,14 +114,6 @@ def update(
     return sub
 
 
-def signing_tokens(sub: Subscription) -> tuple[str, ...]:
-    """The tokens that sign a delivery now: the current one, then the previous during its grace."""
-    expires = sub.previous_token_expires
-    if sub.previous_token and expires is not None and expires > utcnow():
-        return (sub.verification_token, sub.previous_token)
-    return (sub.verification_token,)
-
-
 def set_status(subscription_id: int, enabled: bool) -> Subscription | None:
     """Enable or disable a subscription; None if it does not exist."""
     sub = db.session.get(Subscription, subscription_id)

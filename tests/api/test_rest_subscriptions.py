@@ -108,14 +108,12 @@ def test_put_changes_status_and_sink_and_keeps_status_when_absent(api, manager):
 
 
 def test_put_rotates_the_token_with_a_grace_period(api, manager):
-    from app.usecases.subscriptions import signing_tokens
-
     sub_id = create(api, manager).json["subscription_id"]
     path = f"/rest/V1/async_event/{sub_id}"
     response = api.call("PUT", path, manager, json={"asyncEvent": {"verification_token": "n3w"}})
     assert response.status_code == 200 and b"n3w" not in response.data
     with api.app.app_context():
-        assert signing_tokens(db.session.get(Subscription, sub_id)) == ("n3w", "supersecret")
+        assert db.session.get(Subscription, sub_id).signing_tokens() == ("n3w", "supersecret")
 
 
 @pytest.mark.parametrize(

@@ -188,7 +188,7 @@ def test_attempts_that_wait_past_half_their_lease_go_back(ctx, receiver):
 def test_recorded_attempts_are_indexed_as_their_stored_log_rows_read(ctx, receiver, jobs):
     """The recorder builds search documents from the attempts, not from the rows it
     wrote; what it indexes must be exactly what the stored rows index as."""
-    from app.search.indexing import documents_for
+    from app.search.documents import documents_for
     from app.search.sql.leaves import flatten
     from app.search.sql.values import leaves_json
 

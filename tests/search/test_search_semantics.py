@@ -1,7 +1,8 @@
 """Search semantics, one suite for every backend: SQL on SQLite and PostgreSQL, Elasticsearch.
 
-Elasticsearch is the checking fake (``tests/search/elasticsearch/fake_elasticsearch.py``), or the real cluster
-at ``ELASTICSEARCH_URL`` when that is set, under a fresh index prefix deleted afterwards.
+Elasticsearch is the checking fake
+(``tests/search/elasticsearch/fake_elasticsearch.py``), or the real cluster at
+``ELASTICSEARCH_URL`` when that is set, under a fresh index prefix deleted afterwards.
 Documents go in as delivery log rows indexed the way deliveries are, so every backend
 sees the same rows; each query must give the same log_ids, newest first, from a search,
 a count and a one-row first page.

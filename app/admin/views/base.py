@@ -12,7 +12,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_wtf import FlaskForm
 
 from app.admin import auth
-from app.api import values
+from app.db import values
 from app.usecases import access
 
 # The converter of a path segment that is the id of a row in an INTEGER column (32-bit on

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import request
 from sqlalchemy import func, select
 
-from app.api import values
 from app.api.rest import criteria, schemas
 from app.api.rest.errors import ApiError
 from app.api.rest.spec import RestApi
+from app.db import values
 from app.extensions import db
 from app.models import Subscription
 from app.usecases import subscriptions

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -30,7 +30,8 @@ from urllib3.exceptions import ReadTimeoutError
 from app import settings
 from app.extensions import db
 from app.search import budget
-from app.search.backend import LogDocument, ParsedQuery
+from app.search.backend import OUTBOX_BATCH as BATCH
+from app.search.backend import LogDocument, ParsedQuery, Progress, SearchUnavailable
 from app.search.cost import QueryTooCostly
 from app.search.elasticsearch import flush as es_flush
 from app.search.elasticsearch import indices as es_indices
@@ -38,22 +39,11 @@ from app.search.elasticsearch import mapping as es_mapping
 from app.search.elasticsearch import outbox as es_outbox
 from app.search.elasticsearch import query as es_query
 from app.search.elasticsearch.flush import FlushResult
+from app.search.elasticsearch.rebuild import rebuild
 
 T = TypeVar("T")
-BATCH = 500  # documents per bulk request
 GRACE = 1.0  # s the client waits for an answer beyond the search's own timeout
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9._-]*")
-
-
-class SearchUnavailable(RuntimeError):
-    """Elasticsearch did not answer, or refused a whole request; nothing was changed."""
-
-
-class Progress(Protocol):
-    """What ``rebuild`` reports to (a tqdm bar fits)."""
-
-    def reset(self, total: float | None = None) -> None: ...
-    def update(self, n: float = 1) -> bool | None: ...
 
 
 class ElasticsearchBackend:
@@ -118,9 +108,7 @@ class ElasticsearchBackend:
 
     def rebuild(self, event_name: str | None = None, progress: Progress | None = None) -> int:
         """Rebuild each event's index (or one) into a new version; return documents indexed."""
-        from app.search.elasticsearch.rebuild import rebuild
-
-        return self._call(rebuild, self, event_name, progress)
+        return self._call(rebuild, self.client, self.prefix, event_name, progress)
 
     def refresh(self) -> None:
         """Make every indexed document searchable now (tests; Elasticsearch does it each second)."""

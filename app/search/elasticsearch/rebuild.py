@@ -10,22 +10,19 @@ Run one rebuild at a time: a second one deletes the first one's unfinished versi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from elasticsearch import Elasticsearch
 
 from app.extensions import db
-from app.search.backend import LogDocument
+from app.search.backend import LogDocument, Progress
 from app.search.elasticsearch import indices as es_indices
 from app.search.elasticsearch import mapping as es_mapping
 from app.search.elasticsearch import outbox as es_outbox
-
-if TYPE_CHECKING:
-    from app.search.elasticsearch.backend import ElasticsearchBackend, Progress
 
 BATCH = 500
 
 
 def rebuild(
-    backend: ElasticsearchBackend, event_name: str | None, progress: Progress | None
+    client: Elasticsearch, prefix: str, event_name: str | None, progress: Progress | None
 ) -> int:
     """Rebuild the index of ``event_name`` (every subscribed event if None); return docs indexed."""
     keys = [event_name.lower()] if event_name else es_outbox.event_keys()
@@ -33,11 +30,10 @@ def rebuild(
     db.session.commit()
     if progress is not None:
         progress.reset(total=sum(totals.values()))
-    return sum(_rebuild_key(backend, key, progress) for key in keys)
+    return sum(_rebuild_key(client, prefix, key, progress) for key in keys)
 
 
-def _rebuild_key(backend: ElasticsearchBackend, key: str, progress: Progress | None) -> int:
-    client, prefix = backend.client, backend.prefix
+def _rebuild_key(client: Elasticsearch, prefix: str, key: str, progress: Progress | None) -> int:
     layout = es_indices.layouts(client, prefix, [key])[key]
     es_indices.delete(client, layout.building)  # an interrupted rebuild's leftovers
     layout = es_indices.layouts(client, prefix, [key])[key]

@@ -30,6 +30,7 @@ from app.search.sql.count import count_matches
 from app.search.sql.fields import FieldIds
 from app.search.sql.match import LeafCompiler
 from app.search.sql.plan import Plan
+from app.search.sql.rebuild import rebuild
 from app.search.sql.write import Batch, prepare, store
 
 CANDIDATE_CAP = 5000  # candidates read whole for a page
@@ -82,9 +83,7 @@ class SqlBackend:
 
     def rebuild(self, event_name: str | None = None, progress: Any = None) -> int:
         """Drop and rebuild the index rows of ``event_name``'s logs (all logs if None)."""
-        from app.search.sql.rebuild import rebuild
-
-        return rebuild(self, event_name, progress)
+        return rebuild(self.index, self.fields, event_name, progress)
 
     def _plan(self, query: ParsedQuery) -> Plan:
         session = db.session()

@@ -8,25 +8,29 @@ a document are indexed, so rows that deliveries index meanwhile are not done twi
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, select, true
 
 from app.extensions import db
 from app.models import DeliveryLog, SearchDocument, SearchKeyword, SearchNumber, Subscription
-
-if TYPE_CHECKING:
-    from app.search.sql.backend import SqlBackend
+from app.search.backend import LogDocument
+from app.search.documents import documents_for
+from app.search.sql.fields import FieldIds
 
 BATCH = 2000
 
 
-def rebuild(backend: SqlBackend, event_name: str | None = None, progress: Any = None) -> int:
+def rebuild(
+    index: Callable[[Sequence[LogDocument]], None],
+    fields: FieldIds,
+    event_name: str | None = None,
+    progress: Any = None,
+) -> int:
     """Re-index the log rows of ``event_name`` (every log row if None); return how many."""
-    from app.search.indexing import documents_for
-
     wanted = _logs_of(event_name)
-    _drop(backend, wanted if event_name is not None else None)
+    _drop(fields, wanted if event_name is not None else None)
     db.session.commit()
     if progress is not None:
         progress.reset(total=db.session.scalar(select(func.count()).where(wanted)))
@@ -41,7 +45,7 @@ def rebuild(backend: SqlBackend, event_name: str | None = None, progress: Any = 
         rows = db.session.scalars(query.order_by(DeliveryLog.log_id).limit(BATCH)).all()
         if not rows:
             return indexed
-        backend.index(documents_for(rows))
+        index(documents_for(rows))
         db.session.commit()
         indexed, after = indexed + len(rows), rows[-1].log_id
         if progress is not None:
@@ -57,13 +61,13 @@ def _logs_of(event_name: str | None) -> ColumnElement[bool]:
     return DeliveryLog.subscription_id.in_(subscriptions)
 
 
-def _drop(backend: SqlBackend, wanted: ColumnElement[bool] | None) -> None:
+def _drop(fields: FieldIds, wanted: ColumnElement[bool] | None) -> None:
     """Delete the index rows of the wanted log rows (all index rows if None)."""
     if wanted is None:
         for model in (SearchKeyword, SearchNumber, SearchDocument):
             db.session.execute(delete(model))
         return
-    paths = backend.fields.paths(db.session())
+    paths = fields.paths(db.session())
     logs = select(DeliveryLog.log_id).where(wanted, DeliveryLog.log_id == SearchDocument.log_id)
     ids = list(db.session.scalars(select(SearchDocument.log_id).where(logs.exists())))
     for start in range(0, len(ids), BATCH):

@@ -1,9 +1,10 @@
 """Elasticsearch backend, indexing: the outbox, flushing through outages and rejections.
 
-Runs against ``tests/search/elasticsearch/fake_elasticsearch.py``, which checks every request (index names,
-mappings, bulk bodies, query bodies) and fails the test on any violation; or, when
-``ELASTICSEARCH_URL`` is set in the environment, against that real cluster, under a
-fresh index prefix that is deleted afterwards. Only fake-only switches (503s) skip then.
+Runs against ``tests/search/elasticsearch/fake_elasticsearch.py``, which checks every
+request (index names, mappings, bulk bodies, query bodies) and fails the test on any
+violation; or, when ``ELASTICSEARCH_URL`` is set in the environment, against that real
+cluster, under a fresh index prefix that is deleted afterwards. Only fake-only switches
+(503s) skip then.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Query cost limits and time budgets on the Elasticsearch backend.
 
-Against ``tests/search/elasticsearch/fake_elasticsearch.py``, which honours a search's ``timeout`` as
-Elasticsearch does (partial hits, ``timed_out: true``) and refuses what it refuses;
-or against the real cluster at ``ELASTICSEARCH_URL``, where the fake-only switches
-(a slow index, a cluster that does not stop) skip.
+Against ``tests/search/elasticsearch/fake_elasticsearch.py``, which honours a search's
+``timeout`` as Elasticsearch does (partial hits, ``timed_out: true``) and refuses what
+it refuses; or against the real cluster at ``ELASTICSEARCH_URL``, where the fake-only
+switches (a slow index, a cluster that does not stop) skip.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The semantics table: small, pointed documents and Lucene queries with their answers.
 
-Each answer is what SEARCH.md's semantics give (``tests/search/lucene/lucene_eval.py`` and real Lucene
-agree on them), newest first. ``tests/search/test_search_semantics.py`` runs the table on every
-backend; beyond SEARCH.md, a keyword over ``KEYWORD_LIMIT`` characters is not indexed.
+Each answer is what SEARCH.md's semantics give (``tests/search/lucene/lucene_eval.py``
+and real Lucene agree on them), newest first. ``tests/search/test_search_semantics.py``
+runs the table on every backend; beyond SEARCH.md, a keyword over ``KEYWORD_LIMIT``
+characters is not indexed.
 """
 
 from __future__ import annotations
