@@ -1,4 +1,4 @@
-"""The outbox: publications committed on a connection of its own, their ids relayed to Redis.
+"""The outbox: publications committed on a connection of its own, their ids handed to the relay.
 
 ``publish()`` returns once its event is committed, so a publisher that loops pays
 for one commit per event. Through the session that costs a pool checkout, the
@@ -16,26 +16,20 @@ an outage, is still pending in the database, and the sweep queues it.
 
 from __future__ import annotations
 
-import atexit
-import functools
 import logging
 import os
 import threading
-import time
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Dialect, Engine, insert
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from app.db import bulk, sqlite
-from app.delivery import queues
-from app.models import Publication
+from app.delivery import publication_rows
+from app.delivery.relay import Relay
 
 log = logging.getLogger(__name__)
 
-RELAY_LINGER = 0.002  # s the relay waits after a first id, so a burst shares a round trip
-RELAY_MAX_IDS = 100_000  # ids waiting for a push; more wait in the database for the sweep
 _INHERITED: list[Outbox] = []  # a parent's outboxes: their connections are not this process's
 
 
@@ -120,9 +114,9 @@ class Outbox:
         """
         for retry in (True, False):
             conn = self._connection()
-            on_driver = len(rows) == 1  # see _insert
+            on_driver = len(rows) == 1  # see publication_rows.insert
             try:
-                ids = _insert(conn, rows)
+                ids = publication_rows.insert(conn, rows)
             except Exception as exc:
                 if self._end(conn, exc, on_driver) and retry:
                     log.info("outbox connection lost (%s); reconnecting", exc)
@@ -175,138 +169,6 @@ class Outbox:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-
-_TABLE = Publication.__table__
-COLUMNS = ("event_name", "arguments", "store_id", "state", "chain_count", "created")
-
-
-def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert without committing: one row on the driver, more with allocated ids.
-
-    The one-row insert runs outside SQLAlchemy's transaction, which never began, and
-    so it is committed or rolled back on the driver too.
-    """
-    if len(rows) == 1:
-        return [_one_row(conn.dialect).insert(conn.connection.dbapi_connection, rows[0])]
-    return bulk.insert_with_ids(conn, _TABLE, rows)
-
-
-class _OneRow:
-    """``INSERT ... RETURNING id`` of one publication, compiled once, run on the driver.
-
-    A publisher that commits event by event would otherwise pay SQLAlchemy's
-    execution, about 0.1 ms of Python a call and as much as SQLite's own insert and
-    commit. The statement's text and the columns' bind processors (SQLite's
-    datetime format, say) still come from SQLAlchemy.
-    """
-
-    def __init__(self, dialect: Dialect) -> None:
-        statement = insert(_TABLE).returning(_TABLE.c.id)
-        compiled = statement.compile(dialect=dialect, column_keys=list(COLUMNS))
-        self.sql = compiled.string
-        self.order = list(compiled.positiontup or []) if compiled.positional else None
-        processors = bulk.bind_processors(_TABLE, dialect)
-        self.processors = {name: processors[name] for name in COLUMNS if name in processors}
-        self.sqlite = dialect.name == "sqlite"
-
-    def insert(self, driver: Any, row: dict[str, Any]) -> int:
-        values = {name: row[name] for name in COLUMNS}
-        for name, processor in self.processors.items():
-            values[name] = processor(values[name])
-        params = tuple(values[name] for name in self.order) if self.order else values
-        if self.sqlite:  # the driver is in autocommit mode here; take the write lock
-            sqlite.begin_immediate(driver)
-        cursor = driver.cursor()
-        try:
-            cursor.execute(self.sql, params)
-            return cursor.fetchone()[0]
-        finally:
-            cursor.close()
-
-
-@functools.lru_cache(maxsize=8)
-def _one_row(dialect: Dialect) -> _OneRow:
-    return _OneRow(dialect)
-
-
-class Relay:
-    """Pushes committed publication ids to Redis from a thread of its own.
-
-    The thread wakes on the first id, lingers ``RELAY_LINGER`` so the rest of a
-    burst joins it, and hands the lot to ``queues.enqueue_publications`` in one
-    round trip. That never raises: with Redis away, the ids wait for the sweep. While
-    a push hangs (Redis unreachable, packets dropped), ids beyond RELAY_MAX_IDS are
-    left to the sweep too, so the list stays bounded at any publish rate.
-    """
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._cond = threading.Condition()
-        self._ids: list[int] = []
-        self._shed = 0  # ids left to the sweep since the last push began
-        self._sending = False
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-
-    def send(self, ids: list[int]) -> None:
-        """Queue ``ids`` for the next push; those beyond RELAY_MAX_IDS wait for the sweep."""
-        with self._cond:
-            room = max(0, RELAY_MAX_IDS - len(self._ids))
-            if len(ids) > room and not self._shed:
-                log.warning("relay behind Redis: new publications wait for the sweep")
-            self._shed += max(0, len(ids) - room)
-            self._ids.extend(ids[:room])
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-                self._thread.start()
-                atexit.register(self._at_exit)
-            self._cond.notify_all()
-
-    def waiting(self) -> int:
-        """How many ids wait for the next push."""
-        with self._cond:
-            return len(self._ids)
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every id sent so far has been pushed (or given up on); False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._ids and not self._sending, timeout)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Push the ids sent so far, then end the thread."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-
-    def _at_exit(self) -> None:
-        if os.getpid() == self._pid:  # not in a forked child, which has no relay thread
-            self.flush(1.0)
-
-    def _run(self) -> None:
-        timeout = self.app.config["DELIVERY_JOB_TIMEOUT"]
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._ids or self._stopping)
-                if not self._ids:
-                    return
-                self._sending = True
-            time.sleep(RELAY_LINGER)
-            with self._cond:
-                ids, self._ids, self._shed = self._ids, [], 0
-            try:
-                with self.app.app_context():
-                    queues.enqueue_publications(ids, timeout)
-            except Exception:  # the thread must outlive any failure; the sweep has the ids
-                log.exception("publications %s not relayed; the sweep will queue them", ids)
-            finally:
-                with self._cond:
-                    self._sending = bool(self._ids)
-                    self._cond.notify_all()
 
 
 _lock = threading.Lock()

@@ -73,7 +73,7 @@ def create_publication(
 
 
 def relay(publication_ids: list[int]) -> None:
-    """Push committed publications' ids to Redis in the background (see ``outbox.Relay``)."""
+    """Push committed publications' ids to Redis in the background (see ``relay.Relay``)."""
     _outbox().relay.send(publication_ids)
 
 

@@ -1,8 +1,9 @@
 """The RQ worker: runs jobs in the app context without forking, with a finer scheduler.
 
-Both ride out a Redis outage or a Sentinel failover: a step of their loops that
-Redis fails is logged and tried again a moment later, where RQ's own loops would
-end the worker, or the scheduler's process, on the first connection error.
+The worker and its scheduler (``app.delivery.scheduler``) both ride out a Redis outage
+or a Sentinel failover (``app.broker.outages``): a step of their loops that Redis fails
+is logged and tried again a moment later, where RQ's own loops would end the worker, or
+the scheduler's process, on the first connection error.
 """
 
 from __future__ import annotations
@@ -10,45 +11,22 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from flask import Flask
-from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
 from rq.job import Job
-from rq.scheduler import RQScheduler
 
-from app.broker import connection as broker
+from app.broker.outages import REDIS_PAUSE, ride_out
 from app.delivery import sending
 from app.delivery.feeder import Feeder
+from app.delivery.scheduler import FineScheduler
 
-# RQ's scheduler polls once a second; retries are due on whole seconds (see
-# app.delivery.queues), so polling 5 times a second keeps a 1 s backoff close to 1 s.
-SCHEDULER_POLL = 0.2
-# After Redis failed a step of a loop, wait this long before the next step. The
-# client has already retried for about 3 s (app.broker.sentinel.RETRIES).
-REDIS_PAUSE = 1.0
-# A new primary starts with an empty script cache: a pipeline that loaded RQ's Lua
-# scripts on the old one fails with NOSCRIPT once, and loads them again next time.
-UNREACHABLE = (RedisConnectionError, RedisTimeoutError, NoScriptError)
-T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-def ride_out(step: str, call: Callable[[], T]) -> T | None:
-    """Run one step of a loop; if Redis cannot be reached, log it, pause, and return None."""
-    try:
-        return call()
-    except UNREACHABLE as exc:
-        log.warning("%s skipped: Redis unreachable (%s); going on in %s s", step, exc, REDIS_PAUSE)
-        time.sleep(REDIS_PAUSE)
-        return None
 
 
 def freeze_startup_heap() -> None:
@@ -63,41 +41,6 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-class FineScheduler(RQScheduler):
-    """RQ's scheduler, polling every SCHEDULER_POLL s (its lock TTLs keep whole seconds).
-
-    It connects with the app's own settings (``broker.new_client``), so through
-    Sentinel too, and its loop outlives Redis errors (see ``ride_out``).
-    """
-
-    def __init__(self, *args: Any, app: Flask, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.app = app
-
-    @property
-    def connection(self) -> Redis:
-        """A client of its own, made in the process that uses it (RQ forks the scheduler)."""
-        if self._connection is None:
-            self._connection = broker.new_client(self.app)
-        return self._connection
-
-    def work(self) -> None:
-        """RQ's scheduler loop with the finer sleep, going on through Redis errors."""
-        self._install_signal_handlers()
-        ride_out("scheduler start", self.register_birth)
-        while not self._stop_requested:
-            ride_out("scheduling", self._poll)
-            time.sleep(SCHEDULER_POLL)
-        self.stop()
-
-    def _poll(self) -> None:
-        """One round: keep the locks, beat, move due jobs to their queues."""
-        if self.should_reacquire_locks:
-            self.acquire_locks()
-        self.heartbeat()
-        self.enqueue_scheduled_jobs()
 
 
 class AppWorker(SimpleWorker):

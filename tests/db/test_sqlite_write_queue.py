@@ -18,15 +18,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.db import sqlite
-from app.db.sqlite import WriterConnection, begin_immediate
+from app.db import sqlite, write_gate
+from app.db.sqlite import begin_immediate
+from app.db.write_gate import WriterConnection
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # The start of every helper process: ``connect`` as the app connects, minus SQLAlchemy.
 PRELUDE = """
 import os, sqlite3, sys, time
-from app.db.sqlite import WriterConnection, begin_immediate
+from app.db.sqlite import begin_immediate
+from app.db.write_gate import WriterConnection
 
 def connect(path, timeout=30.0):
     conn = sqlite3.connect(path, timeout, isolation_level=None, factory=WriterConnection)
@@ -149,7 +151,7 @@ def test_every_way_out_of_a_transaction_lets_the_lock_go(db: Path) -> None:
         del dropped
         gc.collect()
         assert not locked(lock_path)
-    assert threading.get_ident() not in sqlite._held  # else its next BEGIN would not queue
+    assert threading.get_ident() not in write_gate._held  # else its next BEGIN would not queue
 
 
 def test_a_nested_transaction_in_one_thread_fails_instead_of_hanging(
@@ -322,7 +324,7 @@ def test_a_read_only_transaction_does_not_wait_for_a_writer(tmp_path: Path) -> N
 def test_foreground_writers_go_ahead_of_a_background_writer(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite, "BACKGROUND_YIELD", 10.0)
+    monkeypatch.setattr(write_gate, "BACKGROUND_YIELD", 10.0)
     holder, background, foreground = connect(db), connect(db), connect(db)
     order: list[str] = []
 
@@ -353,8 +355,8 @@ def test_foreground_writers_go_ahead_of_a_background_writer(
 def test_a_background_writer_yields_for_a_bounded_time(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite, "BACKGROUND_YIELD", 0.2)
-    gate = os.open(str(db) + sqlite.GATE_SUFFIX, os.O_RDWR | os.O_CREAT)
+    monkeypatch.setattr(write_gate, "BACKGROUND_YIELD", 0.2)
+    gate = os.open(str(db) + write_gate.GATE_SUFFIX, os.O_RDWR | os.O_CREAT)
     fcntl.flock(gate, fcntl.LOCK_SH)  # a foreground writer that never finishes
     conn = connect(db)
     try:

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.delivery import attempts, fanout, outbox, publishing
+from app.delivery import attempts, fanout, outbox, publishing, relay
 from app.delivery.dispatcher import Dispatcher
 from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog, Publication
@@ -118,7 +118,7 @@ def test_the_relay_leaves_ids_beyond_its_bound_to_the_sweep_while_redis_hangs(
 ):
     """A Redis that accepts and never answers hangs the relay's push; the publications
     go on, each committed, and the relay holds at most RELAY_MAX_IDS of their ids."""
-    monkeypatch.setattr(outbox, "RELAY_MAX_IDS", 50)
+    monkeypatch.setattr(relay, "RELAY_MAX_IDS", 50)
     with socket.socket() as hole:
         hole.bind(("127.0.0.1", 0))
         hole.listen(8)  # the kernel accepts connections; nothing ever reads or answers

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 
-from app.delivery import outbox, publishing, queues
+from app.delivery import outbox, publication_rows, publishing, queues
 from app.extensions import db
 from app.models import Publication, Subscription
 from app.models.types import utcnow
@@ -29,7 +29,7 @@ def test_publishers_queued_behind_a_writer_share_the_next_commit(ctx, monkeypatc
     box = outbox.get(ctx, db.engine)
     groups: list[int] = []
     first_in, release = threading.Event(), threading.Event()
-    insert = outbox._insert
+    insert = publication_rows.insert
 
     def slow_first_insert(conn, rows):
         groups.append(len(rows))
@@ -38,7 +38,7 @@ def test_publishers_queued_behind_a_writer_share_the_next_commit(ctx, monkeypatc
             release.wait(10)
         return insert(conn, rows)
 
-    monkeypatch.setattr(outbox, "_insert", slow_first_insert)
+    monkeypatch.setattr(publication_rows, "insert", slow_first_insert)
 
     def publish(n: int) -> int:
         with ctx.app_context():
@@ -57,7 +57,7 @@ def test_publishers_queued_behind_a_writer_share_the_next_commit(ctx, monkeypatc
 
 
 def test_a_failed_commit_fails_its_publishers_and_the_next_one_succeeds(ctx, monkeypatch):
-    insert = outbox._insert
+    insert = publication_rows.insert
     calls = []
 
     def failing_once(conn, rows):
@@ -67,7 +67,7 @@ def test_a_failed_commit_fails_its_publishers_and_the_next_one_succeeds(ctx, mon
             raise OperationalError("INSERT", {}, Exception("disk I/O error"))
         return insert(conn, rows)
 
-    monkeypatch.setattr(outbox, "_insert", failing_once)
+    monkeypatch.setattr(publication_rows, "insert", failing_once)
     with pytest.raises(OperationalError, match="disk I/O error"):
         publishing.publish("example.event", {"n": 1})
     assert stored() == []  # rolled back, and on SQLite the write lock is free again
@@ -77,9 +77,11 @@ def test_a_failed_commit_fails_its_publishers_and_the_next_one_succeeds(ctx, mon
 
 def test_publish_many_rows_share_one_transaction(ctx, monkeypatch):
     groups: list[int] = []
-    insert = outbox._insert
+    insert = publication_rows.insert
     monkeypatch.setattr(
-        outbox, "_insert", lambda conn, rows: groups.append(len(rows)) or insert(conn, rows)
+        publication_rows,
+        "insert",
+        lambda conn, rows: groups.append(len(rows)) or insert(conn, rows),
     )
     ids = publishing.publish_many(("example.event", {"n": n}, 0) for n in range(7))
     assert groups == [7] and stored() == ids
