@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import settings
-from app.delivery import publishing
+from app.delivery import publishing, retention
 from app.extensions import db
 from app.models import DeliveryLog, SearchDocument, SearchField, SearchKeyword
 from app.models.types import utcnow
@@ -22,7 +22,7 @@ from app.search.indexing import get_backend
 from app.search.lucene.parser import parse
 from app.search.sql.leaves import flatten
 from app.search.sql.values import stored_number
-from app.usecases import retention, search, subscriptions
+from app.usecases import search, subscriptions
 from tests.search.lucene.lucene_cases import DOCS, document
 
 
