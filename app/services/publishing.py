@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import Publication, PublicationState
 from app.models.types import utcnow
 from app.services import bulk, escaping, outbox, payloads
+from app.services.stores import check_store_id
 
 
 class PublishError(ValueError):
@@ -19,9 +20,6 @@ class PublishError(ValueError):
 
     Raised before anything is stored, with a message that says what to change.
     """
-
-
-MAX_STORE_ID = 65535  # Magento's store ids are unsigned smallints
 
 
 def publish(event_name: str, args: dict[str, Any], store_id: int = 0) -> int:
@@ -114,9 +112,9 @@ def _arguments(event_name: str, args: dict[str, Any], store_id: int) -> str:
         raise PublishError(f"unknown event {event_name!r}; known events: {known}")
     if not isinstance(args, dict):
         raise PublishError(f"arguments must be a JSON object, got {type(args).__name__}")
-    whole = isinstance(store_id, int) and not isinstance(store_id, bool)
-    if not whole or not 0 <= store_id <= MAX_STORE_ID:
-        raise PublishError(f"store_id must be a whole number, 0 to {MAX_STORE_ID}: {store_id!r}")
+    problem = check_store_id(store_id)
+    if problem:
+        raise PublishError(problem)
     config = current_app.config
     try:
         return payloads.encode(args, config["PUBLISH_MAX_DEPTH"], config["PUBLISH_MAX_BYTES"])

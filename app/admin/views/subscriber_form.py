@@ -7,7 +7,8 @@ from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, Strin
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from app.events import get_registry
-from app.services.subscriptions import MAX_RECIPIENT, MAX_STORE_ID, SubscriptionError
+from app.services.stores import MAX_STORE_ID
+from app.services.subscriptions import MAX_RECIPIENT, SubscriptionError
 from app.sinks import sink_names
 
 SINK_LABELS = {"http": "HTTP", "eventbridge": "AWS Event Bridge", "sqs": "AWS SQS"}
