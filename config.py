@@ -102,7 +102,7 @@ class Config:
     # Request limits on every route (400/414/431 beyond): how deep a JSON body may nest, and
     # how many bytes the query string and the headers may take.
     API_MAX_JSON_DEPTH: int = _env_int("API_MAX_JSON_DEPTH", 64)
-    API_MAX_QUERY_BYTES: int = _env_int("API_MAX_QUERY_BYTES", 64 * 1024)
+    API_MAX_QUERY_BYTES: int = _env_int("API_MAX_QUERY_BYTES", 7 * 1024)
     API_MAX_HEADER_BYTES: int = _env_int("API_MAX_HEADER_BYTES", 64 * 1024)
 
     # Publications, from publish() and REST alike, and the payloads resolvers make of them:

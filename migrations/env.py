@@ -1,4 +1,5 @@
 import logging
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
@@ -88,11 +89,43 @@ def run_migrations_online() -> None:
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    with connectable.connect() as connection, _foreign_keys_checked_per_migration(connection):
+        if connection.dialect.name == "sqlite":
+            conf_args = {**conf_args, "on_version_apply": _check_foreign_keys}
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+
+
+@contextmanager
+def _foreign_keys_checked_per_migration(connection):
+    """On SQLite, foreign keys off while migrations run; each is checked before it commits.
+
+    Batch mode changes a column by copying the table and dropping the old one, and with
+    foreign keys on, SQLite refuses the drop while any row references the table (a
+    subscription with deliveries). SQLite ignores the pragma inside a transaction, so it
+    is set on the driver's connection before one begins, and set back on afterwards.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if raw.in_transaction:  # the pragma would be ignored: the pool must not keep it off
+            connection.invalidate()
+        else:
+            raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(ctx, step, heads, run_args):
+    """Fail a SQLite migration, before it commits, if it left a row pointing nowhere."""
+    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"migration {step} broke foreign keys (table, rowid, parent): {broken}")
 
 
 if context.is_offline_mode():

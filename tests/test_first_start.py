@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,35 @@ def test_web_bind_opens_it_to_the_network(tmp_path: Path) -> None:
     with procfile_web(tmp_path, free_port(), WEB_BIND=f"0.0.0.0:{port}") as bound:
         assert bound == ("0.0.0.0", port)
         assert wait_answers(outside_address() or "127.0.0.1", port)
+
+
+def _get(host: str, port: int, path: str, headers: dict[str, str]) -> tuple[int, str]:
+    connection = HTTPConnection(host, port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers)
+        reply = connection.getresponse()
+        reply.read()
+        return reply.status, reply.getheader("Content-Type", "")
+    finally:
+        connection.close()
+
+
+@pytest.mark.slow
+def test_the_web_server_lets_the_app_answer_up_to_its_own_limits(tmp_path: Path) -> None:
+    """gunicorn refuses, with its own HTML, request lines past 4 KiB and header lines
+    past 8 KiB by default: the app's limits (API_MAX_QUERY_BYTES, API_MAX_HEADER_BYTES)
+    and its JSON answers would never be reached. The Procfile raises gunicorn's limits
+    above the app's, so the app decides, and answers in JSON."""
+    port = free_port()
+    path = "/rest/V1/async_event_logs?q="
+    limit = 7 * 1024  # the default API_MAX_QUERY_BYTES
+    with procfile_web(tmp_path, port):
+        assert wait_answers("127.0.0.1", port)
+        within = path + "a" * (limit - len(path) + 1)  # the query string is "q=aaa..."
+        assert _get("127.0.0.1", port, within, {}) == (401, "application/json")
+        beyond = within + "a" * 100
+        assert _get("127.0.0.1", port, beyond, {}) == (414, "application/json")
+        one_big_header = {"X-Pad": "p" * 60_000}
+        assert _get("127.0.0.1", port, path + "x", one_big_header) == (401, "application/json")
+        too_many_bytes = {"X-Pad": "p" * 40_000, "X-More": "m" * 40_000}
+        assert _get("127.0.0.1", port, path + "x", too_many_bytes) == (431, "application/json")

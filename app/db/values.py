@@ -11,7 +11,6 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # and int() accepts "١٢" (Arabic-Indic digits), which nobody means as an id.
 _WHOLE = re.compile(r"[+-]?[0-9]{1,30}")
 
-INT16 = (-(2**15), 2**15 - 1)  # SMALLINT on PostgreSQL
 INT32 = (-(2**31), 2**31 - 1)  # INTEGER on PostgreSQL
 INT64 = (-(2**63), 2**63 - 1)  # BIGINT on PostgreSQL; every INTEGER on SQLite
 

@@ -12,6 +12,7 @@ from app.delivery import outbox, payloads
 from app.events import get_registry
 from app.extensions import db
 from app.models import Publication, PublicationState
+from app.models.stores import check_store_id
 from app.models.types import utcnow
 
 
@@ -20,9 +21,6 @@ class PublishError(ValueError):
 
     Raised before anything is stored, with a message that says what to change.
     """
-
-
-MAX_STORE_ID = 65535  # Magento's store ids are unsigned smallints
 
 
 def publish(event_name: str, args: dict[str, Any], store_id: int = 0) -> int:
@@ -115,9 +113,9 @@ def _arguments(event_name: str, args: dict[str, Any], store_id: int) -> str:
         raise PublishError(f"unknown event {event_name!r}; known events: {known}")
     if not isinstance(args, dict):
         raise PublishError(f"arguments must be a JSON object, got {type(args).__name__}")
-    whole = isinstance(store_id, int) and not isinstance(store_id, bool)
-    if not whole or not 0 <= store_id <= MAX_STORE_ID:
-        raise PublishError(f"store_id must be a whole number, 0 to {MAX_STORE_ID}: {store_id!r}")
+    problem = check_store_id(store_id)
+    if problem:
+        raise PublishError(problem)
     config = current_app.config
     try:
         return payloads.encode(args, config["PUBLISH_MAX_DEPTH"], config["PUBLISH_MAX_BYTES"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, SmallInteger, String, Text
+from sqlalchemy import Boolean, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -28,7 +28,7 @@ class Subscription(db.Model):
     subscribed_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow)
     modified: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     sink: Mapped[str] = mapped_column("metadata", Text)
-    store_id: Mapped[int] = mapped_column(SmallInteger, default=0)
+    store_id: Mapped[int] = mapped_column(Integer, default=0)  # 0-65535, as Magento's
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     # Token rotation: the replaced token keeps signing until it expires.
     previous_token: Mapped[str | None] = mapped_column(EncryptedText)

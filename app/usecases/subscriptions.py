@@ -10,13 +10,12 @@ from flask import current_app
 from app.events import get_registry
 from app.extensions import db
 from app.models import Subscription
+from app.models.stores import check_store_id
 from app.models.types import utcnow
 from app.sinks import sink_names, validate_recipient
 from app.sinks.addresses import check_host, networks
 
 MAX_RECIPIENT = 1024
-# Magento's store ids go to 65535, but the column is a SMALLINT, signed on PostgreSQL.
-MAX_STORE_ID = 32767
 
 
 class SubscriptionError(ValueError):
@@ -37,10 +36,9 @@ def validate(event_name: str, recipient_url: str, sink: str, store_id: int) -> N
         raise SubscriptionError(problem)
     if sink == "http":
         _check_http_recipient(recipient_url)
-    if isinstance(store_id, bool) or not isinstance(store_id, int):
-        raise SubscriptionError(f"store_id must be a whole number, got {store_id!r}")
-    if not 0 <= store_id <= MAX_STORE_ID:
-        raise SubscriptionError(f"store_id must be 0 to {MAX_STORE_ID}, got {store_id!r}")
+    problem = check_store_id(store_id)
+    if problem:
+        raise SubscriptionError(problem)
 
 
 def _check_http_recipient(url: str) -> None:

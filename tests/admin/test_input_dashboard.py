@@ -123,17 +123,17 @@ def test_settings_are_saved_up_to_their_maximum_and_refused_beyond(admin, key, l
         assert settings.get(key) == int(largest)
 
 
-def test_subscriber_form_stores_what_the_store_column_holds_and_refuses_more(admin):
+def test_subscriber_form_stores_magentos_store_ids_and_refuses_more(admin):
     form = {"event_name": "example.event", "recipient_url": "https://example.com/new"}
-    for store in ("32768", BEYOND_64, "-1", "²"):
+    for store in ("65536", BEYOND_64, "-1", "²"):
         reply = admin.post("/admin/subscribers/new/", data={**form, "store_id": store})
         assert reply.status_code == 200 and "Could not save" in reply.get_data(as_text=True)
     with admin.application.app_context():
-        assert db.session.query(Subscription).filter_by(store_id=32767).count() == 0
-    reply = admin.post("/admin/subscribers/new/", data={**form, "store_id": "32767"})
+        assert db.session.query(Subscription).filter_by(store_id=65535).count() == 0
+    reply = admin.post("/admin/subscribers/new/", data={**form, "store_id": "65535"})
     assert reply.status_code == 200 and "saved successfully" in reply.get_data(as_text=True)
     with admin.application.app_context():
-        assert db.session.query(Subscription).filter_by(store_id=32767).count() == 1
+        assert db.session.query(Subscription).filter_by(store_id=65535).count() == 1
 
 
 def test_sign_in_with_nul_is_a_400_not_a_query(app):

@@ -2,7 +2,7 @@
 
 A value is parsed to the column's type before it reaches the database, so the database
 never sees text it would refuse: whole numbers in ASCII digits within the column's range
-(SMALLINT or INTEGER on PostgreSQL), booleans as 0/1/true/false, times as ISO 8601, and
+(INTEGER on PostgreSQL), booleans as 0/1/true/false, times as ISO 8601, and
 text of at most ``MAX_TEXT`` characters. ``like`` applies to text fields only; the
 comparisons (``gt``...) to everything but booleans; ``in`` and ``nin`` take at most
 ``MAX_IN_VALUES`` values.
@@ -93,7 +93,7 @@ FIELDS: dict[str, Field] = {
         Field("subscribed_at", Subscription.subscribed_at, "time"),
         Field("modified", Subscription.modified, "time"),
         Field("metadata", Subscription.sink, "text"),
-        Field("store_id", Subscription.store_id, "int", values.INT16),
+        Field("store_id", Subscription.store_id, "int", values.INT32),
     )
 }
 

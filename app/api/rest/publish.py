@@ -17,6 +17,7 @@ from app.api.rest.spec import RestApi
 from app.delivery import publishing
 from app.extensions import db
 from app.models import Publication, PublicationState
+from app.models.stores import MAX_STORE_ID
 from app.models.types import utcnow
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -30,7 +31,7 @@ class PublishRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     event_name: str = Field(min_length=1, max_length=255)
     arguments: dict[str, Any] = Field(default_factory=dict)
-    store_id: int = Field(default=0, ge=0, le=publishing.MAX_STORE_ID)
+    store_id: int = Field(default=0, ge=0, le=MAX_STORE_ID)
 
 
 class PublishAccepted(BaseModel):
