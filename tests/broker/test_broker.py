@@ -26,7 +26,7 @@ CONFIGURED_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHILD = """
 import sys, time
 from flask import Flask
-from app import broker
+from app.broker import connection as broker
 app = Flask("child", instance_path=sys.argv[1])
 app.config["REDIS_URL"] = None
 broker.init_app(app)
