@@ -2,7 +2,8 @@
 
 A moment is a ``Run -> bool`` polled until true; an action is a ``Run -> None``.
 Actions that need a server of the scenario's own say so (``needs``), and the harness
-starts one: "redis" (a redis-server to kill or pause) or "postgres" (a private cluster).
+starts one: "redis" (a redis-server to kill or pause), "sentinel" (a primary, a replica
+and three sentinels, whose primary to kill) or "postgres" (a private cluster).
 """
 
 from __future__ import annotations
@@ -177,6 +178,21 @@ def unpause_redis(run: Run) -> None:
     """``CLIENT UNPAUSE``."""
     with run.redis() as conn:
         conn.execute_command("CLIENT", "UNPAUSE")
+
+
+@needs("sentinel")
+def kill_primary(run: Run) -> None:
+    """SIGKILL Sentinel's primary, as a crash would: whatever the replica had not yet
+    received (a job, a retry, a wake-up) is gone with it."""
+    assert run.topology is not None
+    run.fallen.append(run.topology.kill_primary())
+
+
+@needs("sentinel")
+def await_failover(run: Run) -> None:
+    """Wait until every sentinel names the replica as primary and it answers as one."""
+    assert run.topology is not None and run.fallen, "kill_primary comes first"
+    run.topology.wait_for_failover(run.fallen[-1], timeout=MOMENT_TIMEOUT)
 
 
 def stop_postgres(mode: str) -> Action:

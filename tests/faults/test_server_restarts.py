@@ -1,4 +1,5 @@
-"""Redis killed and restarted empty, PostgreSQL restarted, in the middle of delivery."""
+"""Redis killed and restarted empty, Sentinel's primary killed, PostgreSQL restarted,
+in the middle of delivery."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import pytest
 from tests.faults.actions import (
     arrived,
     at,
+    await_failover,
     check,
+    kill_primary,
     kill_redis,
     kill_redis_in_a_job,
     logged,
@@ -17,14 +20,12 @@ from tests.faults.actions import (
     start_postgres,
     start_redis,
     stop_postgres,
+    wait_for,
 )
 from tests.faults.harness import Endpoint
 from tests.receiver import Reply
 
 pytestmark = pytest.mark.slow
-
-# A Sentinel failover scenario joins here with Redis Sentinel support: a primary, a
-# replica and three sentinels of the scenario's own, the primary killed mid-delivery.
 
 
 def test_redis_killed_and_restarted_empty(faults):
@@ -55,6 +56,26 @@ def test_redis_killed_during_a_job(faults):
             pause(2.0),
             start_redis,
             check(lambda run: bool(run.workers.alive()), "the worker outlived the outage"),
+        ),
+    )
+
+
+def test_sentinel_primary_killed_mid_delivery(faults):
+    """The app and workers reach Redis through three sentinels; the primary is SIGKILLed
+    with sends in flight and retries waiting in Redis, events are published during the
+    failover, and the sentinels promote the replica, with which the workers go on."""
+    faults.run(
+        "Sentinel failover, primary SIGKILLed",
+        endpoints=[Endpoint("/ok", held=True), Endpoint("/flaky", Reply(503), Reply(200))],
+        publish=8,
+        fault=at(
+            arrived(8, "/ok"),
+            wait_for(logged(8, success=False)),
+            kill_primary,
+            publish(8),
+            release(),
+            await_failover,
+            check(lambda run: bool(run.workers.alive()), "the worker outlived the failover"),
         ),
     )
 
