@@ -19,6 +19,7 @@ from sqlalchemy import text
 from app.models import DeliveryLog
 from app.queues import RETRY_QUEUE
 from tests.faults.run import SCALE, Run
+from tests.redis_topology import SERVICE
 from tests.support import wait_until
 
 Moment = Callable[[Run], bool]
@@ -178,6 +179,20 @@ def unpause_redis(run: Run) -> None:
     """``CLIENT UNPAUSE``."""
     with run.redis() as conn:
         conn.execute_command("CLIENT", "UNPAUSE")
+
+
+def sentinels_down_after(ms: int) -> Action:
+    """Have the sentinels call a silent primary down only after ``ms``: a failover that
+    outlasts a command's retries (about 3 s, ``app.redis_sentinel``) meets every loop."""
+
+    @needs("sentinel")
+    def down_after(run: Run) -> None:
+        assert run.topology is not None
+        for sentinel in run.topology.sentinels:
+            with sentinel.client() as conn:
+                conn.sentinel_set(SERVICE, "down-after-milliseconds", ms)
+
+    return down_after
 
 
 @needs("sentinel")

@@ -17,12 +17,14 @@ from tests.faults.actions import (
     pause,
     publish,
     release,
+    sentinels_down_after,
     start_postgres,
     start_redis,
     stop_postgres,
     wait_for,
 )
 from tests.faults.harness import Endpoint
+from tests.faults.run import DOWN_AFTER_MS
 from tests.receiver import Reply
 
 pytestmark = pytest.mark.slow
@@ -60,17 +62,29 @@ def test_redis_killed_during_a_job(faults):
     )
 
 
-def test_sentinel_primary_killed_mid_delivery(faults):
+@pytest.mark.parametrize(
+    ("scenario", "down_after_ms"),
+    [
+        ("Sentinel failover, primary SIGKILLed", DOWN_AFTER_MS),
+        ("Sentinel failover outlasting retries", 5000),
+    ],
+)
+def test_sentinel_primary_killed_mid_delivery(faults, scenario, down_after_ms):
     """The app and workers reach Redis through three sentinels; the primary is SIGKILLed
     with sends in flight and retries waiting in Redis, events are published during the
-    failover, and the sentinels promote the replica, with which the workers go on."""
+    failover, and the sentinels promote the replica, with which the workers go on.
+
+    A quick failover is ridden out by each command's retries; one of 5 s outlasts them,
+    so the worker's loops, RQ's scheduler and the outbox's relay all meet errors.
+    """
     faults.run(
-        "Sentinel failover, primary SIGKILLed",
+        scenario,
         endpoints=[Endpoint("/ok", held=True), Endpoint("/flaky", Reply(503), Reply(200))],
         publish=8,
         fault=at(
             arrived(8, "/ok"),
             wait_for(logged(8, success=False)),
+            sentinels_down_after(down_after_ms),
             kill_primary,
             publish(8),
             release(),
