@@ -8,6 +8,7 @@ and three sentinels, whose primary to kill) or "postgres" (a private cluster).
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import time
 from collections.abc import Callable
@@ -201,6 +202,17 @@ def kill_primary(run: Run) -> None:
     received (a job, a retry, a wake-up) is gone with it."""
     assert run.topology is not None
     run.fallen.append(run.topology.kill_primary())
+
+
+@needs("sentinel")
+def freeze_primary(run: Run) -> None:
+    """SIGSTOP Sentinel's primary, as a hung host or a network cut would leave it: its
+    port still accepts connections, but nothing it is sent is ever answered."""
+    assert run.topology is not None
+    node = run.topology.primary()
+    assert node.process is not None
+    node.process.send_signal(signal.SIGSTOP)
+    run.fallen.append(node)  # SIGKILLed, stopped or not, when the topology stops
 
 
 @needs("sentinel")

@@ -10,6 +10,7 @@ from tests.faults.actions import (
     at,
     await_failover,
     check,
+    freeze_primary,
     kill_primary,
     kill_redis,
     kill_redis_in_a_job,
@@ -63,19 +64,21 @@ def test_redis_killed_during_a_job(faults):
 
 
 @pytest.mark.parametrize(
-    ("scenario", "down_after_ms"),
+    ("scenario", "down_after_ms", "fail"),
     [
-        ("Sentinel failover, primary SIGKILLed", DOWN_AFTER_MS),
-        ("Sentinel failover outlasting retries", 5000),
+        ("Sentinel failover, primary SIGKILLed", DOWN_AFTER_MS, kill_primary),
+        ("Sentinel failover outlasting retries", 5000, kill_primary),
+        ("Sentinel failover, primary SIGSTOPped", DOWN_AFTER_MS, freeze_primary),
     ],
 )
-def test_sentinel_primary_killed_mid_delivery(faults, scenario, down_after_ms):
-    """The app and workers reach Redis through three sentinels; the primary is SIGKILLed
-    with sends in flight and retries waiting in Redis, events are published during the
+def test_sentinel_primary_fails_mid_delivery(faults, scenario, down_after_ms, fail):
+    """The app and workers reach Redis through three sentinels; the primary fails with
+    sends in flight and retries waiting in Redis, events are published during the
     failover, and the sentinels promote the replica, with which the workers go on.
 
     A quick failover is ridden out by each command's retries; one of 5 s outlasts them,
-    so the worker's loops, RQ's scheduler and the outbox's relay all meet errors.
+    so the worker's loops, RQ's scheduler and the outbox's relay all meet errors. A
+    stopped primary answers nothing, so every command on it waits for its read timeout.
     """
     faults.run(
         scenario,
@@ -85,7 +88,7 @@ def test_sentinel_primary_killed_mid_delivery(faults, scenario, down_after_ms):
             arrived(8, "/ok"),
             wait_for(logged(8, success=False)),
             sentinels_down_after(down_after_ms),
-            kill_primary,
+            fail,
             publish(8),
             release(),
             await_failover,
