@@ -24,7 +24,7 @@ from app.queues import FEEDERS_KEY, RETRY_QUEUE
 from app.services import outbox, publishing, settings, subscriptions
 from tests.faults.receivers import ChainReceiver
 from tests.faults.servers import PostgresCluster, RedisServer, postgres_bin
-from tests.redis_topology import SentinelTopology
+from tests.redis_topology import Node, SentinelTopology
 from tests.support import WorkerProcess, wait_until
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class Run:
         self.paths: dict[int, str] = {}  # subscription id -> endpoint path
         self.elsewhere: set[str] = set()  # endpoints not on our receiver: arrivals unknown
         self.refused = 0  # publications refused at publish
-        self.fallen: list[Any] = []  # Sentinel's primaries killed so far (redis_topology.Node)
+        self.fallen: list[Node] = []  # Sentinel primaries failed so far (killed or stopped)
 
     def _config(self) -> dict[str, Any]:
         if self.postgres is not None:
