@@ -24,7 +24,7 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.scheduler import RQScheduler
 
-from app import broker
+from app import broker, redis_sentinel
 from app.services import dispatcher
 from app.services.feeder import Feeder
 
@@ -37,6 +37,11 @@ REDIS_PAUSE = 1.0
 # A new primary starts with an empty script cache: a pipeline that loaded RQ's Lua
 # scripts on the old one fails with NOSCRIPT once, and loads them again next time.
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, NoScriptError)
+# s RQ's dequeue blocks on the queues before it beats and blocks again. RQ's own
+# (worker_ttl - 15 = 405 s) made it set a 415 s read timeout on the worker's client,
+# shared by the feeder and the recorder: a Sentinel primary that hung instead of
+# crashing held them all that long, though the replica was promoted in seconds.
+DEQUEUE_TIMEOUT = 5
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -111,6 +116,17 @@ class AppWorker(SimpleWorker):
     # RQ doubles its wait after each failed dequeue, up to 60 s: after a long outage
     # the retries would wait that long for a Redis that is back.
     max_connection_wait_time = 2.0
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """How long one dequeue blocks (DEQUEUE_TIMEOUT): an empty one just beats."""
+        return DEQUEUE_TIMEOUT
+
+    @property
+    def connection_timeout(self) -> int:
+        """The read timeout RQ puts on the worker's client unless it has a longer one:
+        the one a Sentinel client has (``app.redis_sentinel.COMMAND_TIMEOUT``)."""
+        return int(redis_sentinel.COMMAND_TIMEOUT)
 
     def __init__(self, queues: Sequence[Queue], app: Flask, **kwargs: Any) -> None:
         super().__init__(queues, **kwargs)
