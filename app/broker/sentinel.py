@@ -3,9 +3,9 @@
 A client (``master_client``) asks the sentinels for the primary's address whenever it
 opens a connection, so after a failover every reconnect reaches the new primary. A
 demoted primary's READONLY answer counts as a lost connection (redis-py's
-``SentinelManagedConnection``), and the command is retried on a connection to the
-primary the sentinels name then (``PrimaryConnection``). The settings come from
-``app.broker.sentinel_config``.
+``SentinelManagedConnection``), a hung primary's silence as a timeout, and the command
+is retried on a connection to the primary the sentinels name then
+(``PrimaryConnection``). The settings come from ``app.broker.sentinel_config``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,13 @@ from app.broker.sentinel_config import SentinelSettings
 
 CONNECT_TIMEOUT = 5.0  # s, to the primary: an unreachable host must not hang a page
 SENTINEL_TIMEOUT = 2.0  # s per sentinel asked; a dead one costs this, then the next is asked
+# s a command may wait for the primary's answer. A primary that hangs (frozen, cut off
+# by the network) instead of crashing still accepts connections, so without a read
+# timeout a command waits on it for good (RQ's worker sets 415 s), long after the
+# sentinels promoted the replica. Timed out, the command is retried on the primary the
+# sentinels name then. It must exceed the longest blocking read: the worker's dequeue
+# (app.delivery.worker.DEQUEUE_TIMEOUT) and the feeder's beat (app.delivery.queues.FEEDER_BEAT).
+COMMAND_TIMEOUT = 15.0
 # A command that meets a dead or demoted primary is retried this often, with a jittered
 # backoff of 10 ms doubling up to 1 s (redis-py's default for a plain client): about 3 s in
 # all, which rides out the last of a failover without holding a caller for long.
@@ -66,6 +73,7 @@ def master_client(settings: SentinelSettings) -> redis.Redis:
         username=settings.username,
         password=settings.password,
         socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_timeout=COMMAND_TIMEOUT,
         connection_class=PrimaryConnection,
         retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.01), RETRIES),
     )

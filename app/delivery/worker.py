@@ -21,11 +21,17 @@ from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
 from rq.job import Job
 
+from app.broker import sentinel as redis_sentinel
 from app.broker.outages import REDIS_PAUSE, ride_out
 from app.delivery import sending
 from app.delivery.feeder import Feeder
 from app.delivery.scheduler import FineScheduler
 
+# s RQ's dequeue blocks on the queues before it beats and blocks again. RQ's own
+# (worker_ttl - 15 = 405 s) made it set a 415 s read timeout on the worker's client,
+# shared by the feeder and the recorder: a Sentinel primary that hung instead of
+# crashing held them all that long, though the replica was promoted in seconds.
+DEQUEUE_TIMEOUT = 5
 log = logging.getLogger(__name__)
 
 
@@ -54,6 +60,17 @@ class AppWorker(SimpleWorker):
     # RQ doubles its wait after each failed dequeue, up to 60 s: after a long outage
     # the retries would wait that long for a Redis that is back.
     max_connection_wait_time = 2.0
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """How long one dequeue blocks (DEQUEUE_TIMEOUT): an empty one just beats."""
+        return DEQUEUE_TIMEOUT
+
+    @property
+    def connection_timeout(self) -> int:
+        """The read timeout RQ puts on the worker's client unless it has a longer one:
+        the one a Sentinel client has (``app.broker.sentinel.COMMAND_TIMEOUT``)."""
+        return int(redis_sentinel.COMMAND_TIMEOUT)
 
     def __init__(self, queues: Sequence[Queue], app: Flask, **kwargs: Any) -> None:
         super().__init__(queues, **kwargs)

