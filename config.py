@@ -2,7 +2,7 @@
 
 Keys are prefixed by their owner (``DELIVERY_*``, ``ASYNC_EVENTS_*``, ``SEARCH_*``...).
 Settings that operators change at runtime (Maximum Deaths, backoff, indexing,
-retention) are not here: they live in the database, see ``app.services.settings``.
+retention) are not here: they live in the database, see ``app.settings``.
 """
 
 from __future__ import annotations

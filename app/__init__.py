@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from app.instance import instance_secret
 from config import Config
 
 
@@ -28,7 +29,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     _default_storage(app)
 
-    from app import admin, api, broker, cli, events, sinks
+    from app import admin, api, cli, events, sinks
+    from app.broker import connection as broker
     from app.extensions import db, migrate
     from app.models import types
     from app.search import registry as search
@@ -42,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         compare_type=True,
     )
     with app.app_context():
-        from app.models import sqlite
+        from app.db import sqlite
 
         sqlite.configure(db.engine)
     types.init_app(app)
@@ -67,16 +69,4 @@ def _default_storage(app: Flask) -> None:
     pre_ping = not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": pre_ping})
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(app, "secret_key", secrets.token_hex(32))
-
-
-def _instance_secret(app: Flask, name: str, fresh: str) -> str:
-    """Return a secret kept in instance/, creating it once with owner-only permissions."""
-    path = Path(app.instance_path) / name
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(fresh)
-    return fresh
+        app.config["SECRET_KEY"] = instance_secret(app, "secret_key", secrets.token_hex(32))

@@ -10,6 +10,6 @@ class Base(DeclarativeBase):
 
 
 # Objects stay readable after commit: re-loading them would open a new transaction,
-# and on SQLite every transaction takes the write lock (see app/models/sqlite.py).
+# and on SQLite every transaction takes the write lock (see app/db/sqlite.py).
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()

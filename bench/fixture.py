@@ -44,7 +44,7 @@ class Bench:
 
     def _reset_storage(self) -> None:
         """Empty the database and the Redis db: the bench owns both."""
-        from app.broker import get_redis
+        from app.broker.connection import get_redis
         from app.extensions import db
 
         with self.app.app_context():
@@ -57,7 +57,7 @@ class Bench:
 
     def _subscribe(self) -> None:
         """S subscriptions over E events, the stall event's 11, and a publish token."""
-        from app.services import access, subscriptions
+        from app.usecases import access, subscriptions
 
         url, secret = self.receiver.url, harness.SECRET
         with self.app.app_context():
@@ -99,19 +99,19 @@ class Bench:
 
     def publish_one(self, n: int) -> None:
         """Publish event ``n`` in-process, stamped with the time."""
-        from app.services import publishing
+        from app.delivery import publishing
 
         publishing.publish(self.events[n % len(self.events)], {"t": time.time(), "n": n})
 
     def publish_stall(self, n: int) -> None:
         """Publish to the stall event."""
-        from app.services import publishing
+        from app.delivery import publishing
 
         publishing.publish("bench.stall", {"t": time.time(), "n": n})
 
     def set_staller(self, enabled: bool) -> None:
         """Enable or disable the endpoint that answers after 10 s."""
-        from app.services import subscriptions
+        from app.usecases import subscriptions
 
         with self.app.app_context():
             subscriptions.set_status(self.staller.subscription_id, enabled)
@@ -146,6 +146,6 @@ class Bench:
         """Stop every process; stop the embedded Redis if this run started it."""
         self.procs.stop_all()
         if not self.args.redis_url:
-            from app.broker import stop_embedded
+            from app.broker.connection import stop_embedded
 
             stop_embedded(self.app)

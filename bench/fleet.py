@@ -33,7 +33,7 @@ class Fleet:
 
     def start_baseline(self) -> list[Popen[bytes]]:
         """Start W default forking ``rq worker`` processes on the baseline queue, suspended."""
-        from app.broker import redis_url
+        from app.broker.connection import redis_url
         from bench.baseline import QUEUE
 
         cmd = [sys.executable, "-m", "bench.baseline", redis_url(self.app), QUEUE]

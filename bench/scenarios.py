@@ -19,7 +19,7 @@ from bench.harness import ReceiverClient, RssSampler
 
 def publish_inprocess(events: list[str], count: int, offset: int = 0) -> float:
     """Publish ``count`` events with ``publish()`` one by one; return events/s."""
-    from app.services import publishing  # the app reads its config at import
+    from app.delivery import publishing  # the app reads its config at import
 
     started = time.perf_counter()
     for n in range(offset, offset + count):
@@ -29,7 +29,7 @@ def publish_inprocess(events: list[str], count: int, offset: int = 0) -> float:
 
 def publish_batched(events: list[str], count: int, offset: int, batch: int = 100) -> float:
     """Publish ``count`` events with ``publish_many()``, ``batch`` at a time; return events/s."""
-    from app.services import publishing
+    from app.delivery import publishing
 
     started = time.perf_counter()
     for first in range(offset, offset + count, batch):

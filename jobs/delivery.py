@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app import queues
+from app.db import sqlite
+from app.delivery import attempts, fanout, queues, sending, sweeper
 from app.extensions import db
-from app.models import Delivery, sqlite
-from app.services import attempts, dispatcher, fanout, sweeper
+from app.models import Delivery
 
 
 def dispatch_publications() -> int:
@@ -15,14 +15,14 @@ def dispatch_publications() -> int:
     timeout = current_app.config["DELIVERY_JOB_TIMEOUT"]
     ids = queues.take_publications(queues.DISPATCH_BATCH, timeout)
     chains = fanout.fan_out_many(ids) if ids else []
-    dispatcher.deliver(chains)
+    sending.deliver(chains)
     return len(chains)
 
 
 def trigger_publication(publication_id: int) -> int:
     """Queue ``event.trigger``: resolve once, open a chain per subscription, deliver them all."""
     chains = fanout.fan_out(publication_id)
-    dispatcher.deliver(chains)
+    sending.deliver(chains)
     return len(chains)
 
 
@@ -32,7 +32,7 @@ def attempt_delivery(delivery_id: int, attempts_done: int) -> bool:
         return False
     sqlite.begin_read_only(db.session())  # reading the chain needs no write lock
     chain = db.session.get(Delivery, delivery_id)
-    dispatcher.deliver([chain] if chain else [])
+    sending.deliver([chain] if chain else [])
     return True
 
 

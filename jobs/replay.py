@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.services import replay
+from app.usecases import replay
 
 
 def replay_matching(query: str) -> int:

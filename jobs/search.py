@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from app.search.elasticsearch import BATCH
+from app.search.backend import OUTBOX_BATCH as BATCH
 from app.search.indexing import get_backend
 
 

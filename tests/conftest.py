@@ -17,8 +17,8 @@ from redis.connection import parse_url
 from sqlalchemy import create_engine, text
 
 from app import create_app
+from app.delivery import outbox
 from app.extensions import db
-from app.services import outbox
 from tests.receiver import Receiver
 from tests.redis_server import RedisServer
 from tests.support import WorkerProcess, database_url, run_jobs

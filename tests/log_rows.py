@@ -9,7 +9,7 @@ from typing import Any
 from app.extensions import db
 from app.models import DeliveryLog
 from app.search.indexing import index_logs
-from app.services import subscriptions
+from app.usecases import subscriptions
 
 
 def add_logs(event_name: str, rows: Iterable[dict[str, Any]], chunk: int = 500) -> int:

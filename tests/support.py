@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 from flask import Flask
 from rq import Queue
 
-from app.broker import get_redis
-from app.queues import QUEUES
-from app.services import outbox
-from app.worker import AppWorker
+from app.broker.connection import get_redis
+from app.delivery import outbox
+from app.delivery.queues import QUEUES
+from app.delivery.worker import AppWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,7 +134,7 @@ def seed_aged_logs(ages_in_days: tuple[int, ...] = (2, 45)) -> None:
     from app.extensions import db
     from app.models import DeliveryLog
     from app.models.types import utcnow
-    from app.services import subscriptions
+    from app.usecases import subscriptions
 
     sub = subscriptions.create("example.event", "http://x.test/", "t")
     for days in ages_in_days:
@@ -157,7 +157,7 @@ class RestClient:
         self.client = app.test_client()
 
     def token(self, *permissions: str) -> str:
-        from app.services import access
+        from app.usecases import access
 
         with self.app.app_context():
             return access.create_token("test", list(permissions))[1]

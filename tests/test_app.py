@@ -72,8 +72,9 @@ def test_health_says_when_redis_is_down(config):
 
 
 def test_publish_waits_in_the_database_while_redis_is_down(config, receiver):
+    from app.delivery import outbox, publishing, sweeper
     from app.models import Publication
-    from app.services import outbox, publishing, subscriptions, sweeper
+    from app.usecases import subscriptions
     from tests.support import run_jobs
 
     down = create_app({**config, "REDIS_URL": "redis://127.0.0.1:1/0"})

@@ -1,5 +1,8 @@
 """The operator dashboard: Flask-Admin behind a login, with CSRF, CSP, throttled sign-in
-and a forced change of the default password."""
+and a forced change of the default password.
+
+May import: the use cases and every layer below them; never the REST API or the CLI.
+"""
 
 from __future__ import annotations
 

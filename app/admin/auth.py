@@ -12,8 +12,8 @@ from wtforms.validators import DataRequired
 
 from app.extensions import db
 from app.models import User
-from app.services import access, passwords
-from app.services.throttle import Throttle
+from app.usecases import access, passwords
+from app.usecases.throttle import Throttle
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 

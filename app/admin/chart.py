@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.services.dashboard import Hour
+from app.usecases.dashboard import Hour
 
 WIDTH, HEIGHT = 720, 180  # the SVG viewBox
 LEFT, TOP, BOTTOM = 40, 8, 22  # room for the y labels, the top line and the hour labels

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.api import values
+from app.db import values
 
 TRAIL_LIMIT = 50
 PAGE_SIZES = (25, 50, 100, 200)

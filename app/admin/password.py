@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.admin import auth
 from app.models import User
-from app.services import passwords
+from app.usecases import passwords
 
 bp = Blueprint("password", __name__, url_prefix="/admin")
 

@@ -1,4 +1,8 @@
-"""The HTTP interface: request limits for every route, health checks and the REST API."""
+"""The HTTP interface: request limits for every route, health checks and the REST API.
+
+May import: the use cases and every layer below them (``app.db.values`` checks request
+values); never the dashboard or the CLI.
+"""
 
 from flask import Flask
 

@@ -20,8 +20,8 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import default_exceptions
 from werkzeug.routing import IntegerConverter, Map
 
-from app.api import values
 from app.api.rest.errors import error_response
+from app.db import values
 
 DASHBOARD = "/admin"
 

@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.broker import get_redis
+from app.broker.connection import get_redis
 from app.events import get_registry
 from app.extensions import db
 

@@ -1,4 +1,7 @@
-"""The operations CLI, ``flask --app wsgi <command>``."""
+"""The operations CLI, ``flask --app wsgi <command>``.
+
+May import: the use cases and every layer below them; never the REST API or the dashboard.
+"""
 
 from flask import Flask
 

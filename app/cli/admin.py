@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from app.services import access, settings, subscriptions
+from app import settings
+from app.usecases import access, subscriptions
 
 
 @click.command("subscribe")

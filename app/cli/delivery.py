@@ -8,7 +8,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from app.services import logimport, publishing, replay, retention, sweeper, trace
+from app.delivery import publishing, retention, sweeper
+from app.usecases import logimport, replay, trace
 
 
 @click.command("publish")

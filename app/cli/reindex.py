@@ -9,6 +9,10 @@ import click
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
+from app import settings
+from app.search.backend import SearchUnavailable
+from app.search.indexing import get_backend
+
 
 @click.command("reindex")
 @click.option(
@@ -17,10 +21,6 @@ from tqdm import tqdm
 @with_appcontext
 def reindex_command(event_name: str | None) -> None:
     """Rebuild the search index into a new version, search it, and drop the old one."""
-    from app.search.elasticsearch import SearchUnavailable
-    from app.search.indexing import get_backend
-    from app.services import settings
-
     if not settings.get("indexing_enabled"):
         raise click.ClickException(
             "indexing is disabled (setting indexing_enabled): nothing was rebuilt. "

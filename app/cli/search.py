@@ -9,8 +9,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from app.services import search as search_service
-from app.services.export import CSV_COLUMNS, csv_row
+from app.usecases import search as search_service
+from app.usecases.export import CSV_COLUMNS, csv_row
 
 
 @click.command("search")

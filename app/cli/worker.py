@@ -6,10 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app.broker import get_redis
-from app.housekeeping import Housekeeper
-from app.queues import QUEUES
-from app.worker import AppWorker
+from app.broker.connection import get_redis
+from app.delivery.housekeeping import Housekeeper
+from app.delivery.queues import QUEUES
+from app.delivery.worker import AppWorker
 
 rq_group = AppGroup("rq", help="RQ workers for event delivery.")
 

@@ -3,6 +3,9 @@
 The app's own ``app/events/async_events.xml`` loads first, then every path or glob in
 ``ASYNC_EVENTS_DEFINITIONS`` in order; a later file's definition of a name wins. Any
 problem raises ``DefinitionError`` with file and line, so the app refuses to start.
+
+May import: ``app.db``, ``app.settings`` and ``app.models``; the delivery engine reads the
+definitions at fan-out.
 """
 
 from __future__ import annotations

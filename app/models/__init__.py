@@ -1,4 +1,8 @@
-"""The database models; importing this package registers every table."""
+"""The database models; importing this package registers every table.
+
+May import: ``app.extensions`` and ``app.instance`` only: every other layer stands on the
+models.
+"""
 
 from app.models.access import ApiToken, User
 from app.models.delivery import ChainState, DeadLetter, Delivery, DeliveryLog

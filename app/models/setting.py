@@ -12,7 +12,7 @@ from app.models.types import utcnow
 
 
 class Setting(db.Model):
-    """One key and its value as text; ``app.services.settings`` knows the types and defaults."""
+    """One key and its value as text; ``app.settings`` knows the types and defaults."""
 
     __tablename__ = "async_event_setting"
 

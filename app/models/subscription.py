@@ -34,5 +34,13 @@ class Subscription(db.Model):
     previous_token: Mapped[str | None] = mapped_column(EncryptedText)
     previous_token_expires: Mapped[datetime | None] = mapped_column(DateTime)
 
+    def signing_tokens(self) -> tuple[str, ...]:
+        """The tokens that sign a delivery now: the current one, then the previous during
+        its grace."""
+        expires = self.previous_token_expires
+        if self.previous_token and expires is not None and expires > utcnow():
+            return (self.verification_token, self.previous_token)
+        return (self.verification_token,)
+
     def __repr__(self) -> str:
         return f"<Subscription {self.subscription_id} {self.event_name} -> {self.recipient_url}>"

@@ -11,6 +11,8 @@ from flask import Flask, current_app
 from sqlalchemy import Dialect, Text
 from sqlalchemy.types import TypeDecorator
 
+from app.instance import instance_secret
+
 
 def utcnow() -> datetime:
     """Now, as the naive UTC datetime every timestamp column stores."""
@@ -21,9 +23,7 @@ def init_app(app: Flask) -> None:
     """Build the token cipher from TOKEN_ENCRYPTION_KEYS, or a key kept in instance/."""
     keys = list(app.config.get("TOKEN_ENCRYPTION_KEYS") or [])
     if not keys:
-        from app import _instance_secret
-
-        keys = [_instance_secret(app, "token.key", Fernet.generate_key().decode())]
+        keys = [instance_secret(app, "token.key", Fernet.generate_key().decode())]
     try:
         cipher = MultiFernet([Fernet(k.encode() if isinstance(k, str) else k) for k in keys])
     except (ValueError, TypeError) as exc:

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.search.ast import Query
+from app.search.lucene.ast import Query
+
+OUTBOX_BATCH = 500  # documents per bulk request to an external engine
+
+
+class SearchUnavailable(RuntimeError):
+    """The external engine (Elasticsearch) did not answer, or refused a whole request;
+    nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,13 @@ class ParsedQuery:
 
     text: str
     ast: Query
+
+
+class Progress(Protocol):
+    """What a backend's ``rebuild`` reports to (a tqdm bar fits)."""
+
+    def reset(self, total: float | None = None) -> None: ...
+    def update(self, n: float = 1) -> bool | None: ...
 
 
 class SearchBackend(Protocol):

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from app.search.ast import QuerySyntaxError
+from app.search.lucene.ast import QuerySyntaxError
 
 
 class SearchTimeout(QuerySyntaxError):

@@ -1,6 +1,6 @@
 """Query cost limits: how long a query's text may be, and how many clauses and wildcards it has.
 
-Checked by ``app.services.search`` on every query before any backend sees it, so a
+Checked by ``app.usecases.search`` on every query before any backend sees it, so a
 search that would scan the index hundreds of times over is refused in microseconds.
 The clause count is that of the whole tree, as Lucene 9's ``IndexSearcher.maxClauseCount``
 counts it, not of one group (the parser already refuses a group of more than 1,024):
@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.search.ast import Bool, Prefix, Query, QuerySyntaxError, Term, Wildcard
-from app.search.numbers import query_number
+from app.search.lucene.ast import Bool, Prefix, Query, QuerySyntaxError, Term, Wildcard
+from app.search.lucene.numbers import query_number
 
 
 class QueryTooCostly(QuerySyntaxError):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sqlalchemy import select
 
+from app.extensions import db
+from app.models import DeliveryLog, Subscription
 from app.search.backend import LogDocument
 
 # Keywords longer than this are indexed by neither backend (a number such a string
@@ -17,6 +20,7 @@ from app.search.backend import LogDocument
 # ~2700 bytes and a character takes up to 4. Elasticsearch gets it as ``ignore_above``;
 # Lucene alone would allow 8191 (its 32766-byte term), which SQL cannot index.
 KEYWORD_LIMIT = 600
+CREATED_FORMAT = "%Y-%m-%d %H:%M:%S"  # the contract's yyyy-MM-dd HH:mm:ss, UTC
 
 
 @dataclass(frozen=True)
@@ -112,3 +116,28 @@ def _walk(path: str, value: Any) -> Iterator[Leaf]:
     else:
         text = str(value)
         yield Leaf(path, text.lower(), as_number(text))
+
+
+def documents_for(rows: Sequence[DeliveryLog]) -> list[LogDocument]:
+    """The search documents of log rows that have ids (flushed), with their event names."""
+    sub_ids = {row.subscription_id for row in rows}
+    names = dict(
+        db.session.execute(
+            select(Subscription.subscription_id, Subscription.event_name).where(
+                Subscription.subscription_id.in_(sub_ids)
+            )
+        ).all()
+    )
+    return [
+        LogDocument(
+            log_id=row.log_id,
+            subscription_id=row.subscription_id,
+            uuid=row.uuid,
+            event_name=names.get(row.subscription_id, ""),
+            success=bool(row.success),
+            created=row.created.strftime(CREATED_FORMAT),
+            response_data=row.response_data or "",
+            data=decode(row.serialized_data),
+        )
+        for row in rows
+    ]

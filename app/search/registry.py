@@ -13,8 +13,8 @@ from app.search.cost import CostLimits
 
 def _sql(app: Flask) -> SearchBackend:
     from app.extensions import db
-    from app.search import pg_budget
-    from app.search.sql import SqlBackend
+    from app.search.sql import pg_budget
+    from app.search.sql.backend import SqlBackend
 
     with app.app_context():
         pg_budget.install(db.engine)  # PostgreSQL: a search statement is cancelled at its deadline
@@ -22,7 +22,7 @@ def _sql(app: Flask) -> SearchBackend:
 
 
 def _elasticsearch(app: Flask) -> SearchBackend:
-    from app.search.elasticsearch import ElasticsearchBackend
+    from app.search.elasticsearch.backend import ElasticsearchBackend
 
     return ElasticsearchBackend.from_config(app.config)
 

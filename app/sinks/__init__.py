@@ -4,6 +4,9 @@
 Magento's ``notifierClasses``) mapped to a function that builds that sink from
 ``app.config``. ``init_app`` calls each once and keeps the sinks, shared by every
 thread, in ``app.extensions["sinks"]``. Nothing is built or connected at import.
+
+May import: ``app.db``, ``app.broker``, ``app.settings`` and ``app.models``; never the
+delivery engine, which calls the sinks.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from typing import Any
 from rq import Queue
 from sqlalchemy import text
 
+from app.delivery.queues import RETRY_QUEUE
 from app.models import DeliveryLog
-from app.queues import RETRY_QUEUE
+from tests.broker.redis_topology import SERVICE
 from tests.faults.run import SCALE, Run
-from tests.redis_topology import SERVICE
 from tests.support import wait_until
 
 Moment = Callable[[Run], bool]
@@ -184,7 +184,7 @@ def unpause_redis(run: Run) -> None:
 
 def sentinels_down_after(ms: int) -> Action:
     """Have the sentinels call a silent primary down only after ``ms``: a failover that
-    outlasts a command's retries (about 3 s, ``app.redis_sentinel``) meets every loop."""
+    outlasts a command's retries (about 3 s, ``app.broker.sentinel``) meets every loop."""
 
     @needs("sentinel")
     def down_after(run: Run) -> None:

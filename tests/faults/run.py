@@ -17,14 +17,16 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import broker, create_app
+from app import create_app, settings
+from app.broker import connection as broker
+from app.delivery import outbox, publishing
+from app.delivery.queues import FEEDERS_KEY, RETRY_QUEUE
 from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog, Publication, PublicationState
-from app.queues import FEEDERS_KEY, RETRY_QUEUE
-from app.services import outbox, publishing, settings, subscriptions
+from app.usecases import subscriptions
+from tests.broker.redis_topology import Node, SentinelTopology
 from tests.faults.receivers import ChainReceiver
 from tests.faults.servers import PostgresCluster, RedisServer, postgres_bin
-from tests.redis_topology import Node, SentinelTopology
 from tests.support import WorkerProcess, wait_until
 
 if TYPE_CHECKING:

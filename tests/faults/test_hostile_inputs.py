@@ -9,15 +9,15 @@ import time
 
 import pytest
 
-from tests import hostile
 from tests.faults.actions import arrived, at, check
 from tests.faults.harness import Endpoint
 from tests.faults.run import SCALE
+from tests.sinks import hostile
 
 pytestmark = pytest.mark.slow
 HEALTHY_WITHIN = 4.0  # s from publish to the last healthy arrival; the total timeout is 4 s
 
-# Each behaviour of tests/hostile.py with the options it needs; trickles a byte every 0.5 s.
+# Each behaviour of tests/sinks/hostile.py with the options it needs; trickles a byte every 0.5 s.
 HOSTILE = {
     "never_answer": {},
     "trickle_status": {"interval": 0.5},
@@ -37,7 +37,7 @@ HOSTILE = {
 
 
 def _behaviour(name: str) -> str:
-    """The tests/hostile.py behaviour behind a scenario's name for it."""
+    """The tests/sinks/hostile.py behaviour behind a scenario's name for it."""
     if name.startswith("redirect_") and name != "redirect_loop":
         return "redirect"
     return name.removesuffix("_2")

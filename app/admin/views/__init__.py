@@ -1,4 +1,7 @@
-"""The dashboard's screens, one module each, and the order they appear in the menu."""
+"""The dashboard's screens, one module each, and the order they appear in the menu.
+
+May import: ``app.admin``'s own modules, the use cases and the layers below them.
+"""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from flask_admin.contrib.sqla import ModelView
 from flask_wtf import FlaskForm
 
 from app.admin import auth
-from app.api import values
-from app.services import access
+from app.db import values
+from app.usecases import access
 
 # The converter of a path segment that is the id of a row in an INTEGER column (32-bit on
 # PostgreSQL): a larger number cannot be a row, so the route answers 404 without a query.

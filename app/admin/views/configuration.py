@@ -9,8 +9,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
+from app import settings
 from app.admin.views.base import SecuredView
-from app.services import settings
 
 HELP = {
     "max_deaths": "Retries after the first failed attempt before a delivery is dead-lettered.",

@@ -9,8 +9,8 @@ from flask_admin import expose
 from app.admin.paging import page_size, pager
 from app.admin.views.base import row_id, row_ids
 from app.admin.views.logs import LogScreen
-from app.api import values
-from app.services import dead_letters, replay
+from app.db import values
+from app.usecases import dead_letters, replay
 
 
 class DeadLettersView(LogScreen):

@@ -10,7 +10,7 @@ from flask_admin import expose
 from app.admin import chart
 from app.admin.views.base import SecuredIndexView
 from app.models.types import utcnow
-from app.services import dashboard
+from app.usecases import dashboard
 
 WINDOW = timedelta(hours=24)
 FAILING_SHOWN = 5

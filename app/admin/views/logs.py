@@ -8,12 +8,12 @@ from flask import Response, flash, redirect, request, stream_with_context, url_f
 from flask.typing import ResponseReturnValue
 from flask_admin import expose
 
-from app import queues
 from app.admin.paging import page_size, pager
 from app.admin.views.base import SecuredView
+from app.delivery import queues
 from app.models.types import utcnow
-from app.search.ast import QuerySyntaxError
-from app.services import export, replay, search
+from app.search.lucene.ast import QuerySyntaxError
+from app.usecases import export, replay, search
 
 # Up to this many chains replay inside the request; more go to the bulk replay job,
 # so an incident-sized replay never dies half-way with the request.

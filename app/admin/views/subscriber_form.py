@@ -7,9 +7,9 @@ from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, Strin
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from app.events import get_registry
-from app.services.stores import MAX_STORE_ID
-from app.services.subscriptions import MAX_RECIPIENT, SubscriptionError
+from app.models.stores import MAX_STORE_ID
 from app.sinks import sink_names
+from app.usecases.subscriptions import MAX_RECIPIENT, SubscriptionError
 
 SINK_LABELS = {"http": "HTTP", "eventbridge": "AWS Event Bridge", "sqs": "AWS SQS"}
 

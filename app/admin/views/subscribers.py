@@ -18,8 +18,8 @@ from app.admin.views.base import ID32, SecuredModelView, row_id, row_ids
 from app.admin.views.subscriber_form import SubscriberForm
 from app.extensions import db
 from app.models import Subscription
-from app.services import subscription_edits
-from app.services.subscriptions import SubscriptionError
+from app.usecases import subscription_edits
+from app.usecases.subscriptions import SubscriptionError
 
 SAVED = "The Asynchronous Event Subscriber data was saved successfully"
 NOT_SAVED = "Could not save Asynchronous Event Subscriber."

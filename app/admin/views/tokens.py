@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.admin.views.base import ID32, SecuredView
-from app.services import access
+from app.usecases import access
 
 LABELS = {
     "manage": "manage: everything",

@@ -8,8 +8,8 @@ from flask_admin import expose
 
 from app.admin.payload import highlight
 from app.admin.views.logs import LogScreen
-from app.services import replay as replay_service
-from app.services import trace as trace_service
+from app.usecases import replay as replay_service
+from app.usecases import trace as trace_service
 
 TRACE_GONE = "This asynchronous event trace no longer exists."  # the original's words
 GRID_ARGS = ("q", "size")  # the grid's search, carried through so Back returns to it

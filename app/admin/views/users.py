@@ -12,8 +12,8 @@ from wtforms.validators import DataRequired, Length
 from app.admin import auth
 from app.admin.views.base import ID32, SecuredView
 from app.models import User
-from app.services import access
-from app.services.passwords import MIN_PASSWORD
+from app.usecases import access
+from app.usecases.passwords import MIN_PASSWORD
 
 ROLE_HELP = "admin: everything · operator: subscribers, logs, replay · viewer: read only"
 

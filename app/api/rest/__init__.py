@@ -1,4 +1,7 @@
-"""The REST API under /rest: the original's routes, plus publish, history, trace and replay."""
+"""The REST API under /rest: the original's routes, plus publish, history, trace and replay.
+
+May import: ``app.api``'s boundary modules, the use cases and the layers below them.
+"""
 
 from __future__ import annotations
 

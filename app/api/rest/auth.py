@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app, g, request
 
 from app.api.rest.errors import ApiError
-from app.services import access
-from app.services.throttle import Throttle
+from app.usecases import access
+from app.usecases.throttle import Throttle
 
 DENIED = "The consumer isn't authorized to access %resources."  # the original's words
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from flask import current_app, request
 
-from app.api import values
 from app.api.rest.errors import ApiError
+from app.db import values
 
 # A JSON string, escapes included, or an unterminated one up to the end of the text. Every
 # quote starts a match that always succeeds, so the scan is linear even on hostile input.

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Select, or_
 
-from app.api import values
 from app.api.rest.criteria_fields import EVERY as CONDITIONS
 from app.api.rest.criteria_fields import FIELDS
 from app.api.rest.errors import ApiError
+from app.db import values
 from app.models import Subscription
 
 KEY = re.compile(r"^searchCriteria((?:\[[^\[\]]*\])*)$")

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.api import values
 from app.api.rest.errors import ApiError
+from app.db import values
 from app.models import Subscription
 
 MAX_TEXT = 1024  # characters in one filter value (recipient_url, the longest column, holds 1024)

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from app.search.backend import SearchUnavailable
+
 
 class ApiError(Exception):
     """An error a view raises to answer with ``status``.
@@ -58,8 +60,6 @@ def register(app: Flask, prefix: str) -> None:
 
     def handle_search_down(exc: Exception) -> Response:
         return error_response(503, f"The search backend is unreachable: {exc}")
-
-    from app.search.elasticsearch import SearchUnavailable
 
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(SearchUnavailable, handle_search_down)

@@ -8,11 +8,11 @@ from uuid import UUID
 from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field
 
-from app import queues
 from app.api.rest.errors import ApiError
 from app.api.rest.spec import RestApi
-from app.search.ast import QuerySyntaxError
-from app.services import replay, search, trace
+from app.delivery import queues
+from app.search.lucene.ast import QuerySyntaxError
+from app.usecases import replay, search, trace
 
 TRACE_GONE = "This asynchronous event trace no longer exists."  # the original's words
 REPLAY_JOB = "jobs.replay.replay_matching"

@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 
 from app.api.rest.errors import ApiError
 from app.api.rest.spec import RestApi
+from app.delivery import publishing
 from app.extensions import db
 from app.models import Publication, PublicationState
+from app.models.stores import MAX_STORE_ID
 from app.models.types import utcnow
-from app.services import publishing
-from app.services.stores import MAX_STORE_ID
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # Header values arrive as Latin-1; control characters (NUL among them) cannot be stored.

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from app.services.stores import MAX_STORE_ID
+from app.models.stores import MAX_STORE_ID
 
 # Strict: JSON types are not coerced (no false for an integer), unknown fields are refused.
 STRICT = ConfigDict(extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import request
 from sqlalchemy import func, select
 
-from app.api import values
 from app.api.rest import criteria, schemas
 from app.api.rest.errors import ApiError
 from app.api.rest.spec import RestApi
+from app.db import values
 from app.extensions import db
 from app.models import Subscription
-from app.services import subscriptions
+from app.usecases import subscriptions
 
 NOT_FOUND = "Async event with subscription ID %1 does not exist"  # the original's words
 MAX_ID = values.INT32[1]  # the id column is an INTEGER; a larger id cannot exist

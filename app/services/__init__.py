@@ -1,1 +1,0 @@
-"""Use cases: what the API, dashboard, CLI and jobs ask the service to do."""

@@ -1,0 +1,101 @@
+"""The Elasticsearch tests' fixtures and helpers: a cluster (the fake, or the real one at
+``ELASTICSEARCH_URL``), a backend on it, log rows to index, and ways to look at the result.
+
+Test modules bind the fixtures they use by name (``es = fake_es_support.es``): pytest
+finds fixtures by module attribute, and they stay out of conftest, which every test loads.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import DeliveryLog, SearchOutbox, Subscription
+from app.search.backend import ParsedQuery
+from app.search.elasticsearch import outbox as es_outbox
+from app.search.elasticsearch.backend import ElasticsearchBackend
+from app.search.indexing import get_backend
+from app.search.lucene import parser as lucene
+from app.usecases import subscriptions
+from tests.search.elasticsearch.fake_elasticsearch import REAL_CLUSTER, FakeElasticsearch, cluster
+
+fake_only = pytest.mark.skipif(bool(REAL_CLUSTER), reason="switches only the fake can flip")
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def elasticsearch(prefix: str) -> Iterator[tuple[str, FakeElasticsearch | None]]:
+    with cluster(prefix) as found:
+        yield found
+
+
+@pytest.fixture
+def fake(elasticsearch: tuple[str, FakeElasticsearch | None]) -> FakeElasticsearch | None:
+    return elasticsearch[1]
+
+
+@pytest.fixture
+def config(config: dict, elasticsearch: tuple[str, object], prefix: str) -> dict:
+    return {**config, "ELASTICSEARCH_URL": elasticsearch[0], "SEARCH_INDEX_PREFIX": prefix}
+
+
+@pytest.fixture
+def es(ctx) -> Iterator[ElasticsearchBackend]:
+    backend = get_backend()
+    assert isinstance(backend, ElasticsearchBackend)
+    yield backend
+    db.session.rollback()
+    backend.delete_indices()  # a real cluster outlives the test
+
+
+def seed(
+    es: ElasticsearchBackend, payloads: list[object], event: str = "example.event"
+) -> list[int]:
+    """Log rows with these payloads, queued for indexing in their own transaction."""
+    sub = db.session.scalar(select(Subscription).where(Subscription.event_name == event))
+    sub = sub or subscriptions.create(event, "http://x.test/hook", "token")
+    rows = [
+        DeliveryLog(
+            uuid=str(uuid.uuid4()),
+            subscription_id=sub.subscription_id,
+            success=True,
+            response_data="OK",
+            serialized_data=json.dumps({"data": p}),
+        )
+        for p in payloads
+    ]
+    db.session.add_all(rows)
+    db.session.flush()
+    es.index(list(es_outbox.documents([r.log_id for r in rows]).values()))
+    db.session.commit()
+    return [row.log_id for row in rows]
+
+
+def settle(es: ElasticsearchBackend) -> None:
+    """Flush the outbox completely and make it searchable."""
+    while es.flush_outbox().indexed:
+        pass
+    es.refresh()
+
+
+def find(es: ElasticsearchBackend, text: str, limit: int = 10000, before: int | None = None):
+    return es.search(ParsedQuery(text, lucene.parse(text)), limit, before)
+
+
+def layout(es: ElasticsearchBackend) -> dict[str, list[str]]:
+    found = es.client.indices.get_alias(index=es.pattern, expand_wildcards="all").body
+    return {name: sorted(entry["aliases"]) for name, entry in found.items()}
+
+
+def waiting() -> list[tuple[int, int, str | None]]:
+    rows = db.session.scalars(select(SearchOutbox).order_by(SearchOutbox.id))
+    return [(row.log_id, row.attempts, row.last_error) for row in rows]

@@ -1,0 +1,110 @@
+"""Query cost limits and time budgets on the Elasticsearch backend.
+
+Against ``tests/search/elasticsearch/fake_elasticsearch.py``, which honours a search's
+``timeout`` as Elasticsearch does (partial hits, ``timed_out: true``) and refuses what
+it refuses; or against the real cluster at ``ELASTICSEARCH_URL``, where the fake-only
+switches (a slow index, a cluster that does not stop) skip.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from elasticsearch import BadRequestError
+
+from app.usecases import search
+from tests.admin.test_admin_logs_access import signed_in
+from tests.search.elasticsearch import fake_es_support as support
+from tests.search.elasticsearch.fake_es_support import fake_only, seed, settle
+
+# The fixtures these tests use (pytest finds them by name here).
+prefix, elasticsearch, fake = support.prefix, support.elasticsearch, support.fake
+config, es = support.config, support.es
+
+COSTLY = " OR ".join(f"*x{i}*" for i in range(250))  # the issue's query
+
+
+def searches(api, q: str):
+    token = api.token("logs_list")
+    return api.call("GET", "/rest/V1/async_event_logs", token, query_string={"q": q})
+
+
+@pytest.fixture
+def history(es):
+    ids = seed(es, [{"n": n, "sku": f"SKU-{n % 4}"} for n in range(40)])
+    settle(es)
+    return ids
+
+
+def test_a_costly_query_never_reaches_the_cluster(api, history, fake):
+    sent = len(fake.searches) if fake else 0
+    response = searches(api, COSTLY)
+    assert response.status_code == 400 and "wildcard terms: 250" in response.json["message"]
+    assert fake is None or len(fake.searches) == sent
+
+
+@fake_only
+def test_every_search_and_count_carries_the_time_left(ctx, history, fake):
+    ctx.config["SEARCH_TIMEOUT"] = 3.0
+    assert len(search.search("data.data.sku:SKU-1", 5).ids) == 5
+    assert search.count("data.data.sku:SKU-1") == 10
+    page, count = fake.searches[-2:]
+    for body in (page, count):
+        assert body["timeout"].endswith("ms") and 2000 < int(body["timeout"][:-2]) <= 3000
+    assert count["size"] == 0 and count["track_total_hits"] is True
+    assert not any(r.endswith("/_count") for r in fake.requests)  # _count takes no timeout
+
+
+@fake_only
+def test_a_search_the_cluster_stops_at_its_timeout_is_a_422(app, api, history, fake):
+    app.config["SEARCH_TIMEOUT"] = 0.2
+    fake.search_seconds = 5.0  # a big index: it would take 5 s
+    started = time.perf_counter()
+    response = searches(api, "data.data.sku:SKU-1")
+    assert response.status_code == 422, response.json
+    assert response.json["message"].startswith("the search took longer than 0.2 s")
+    assert time.perf_counter() - started < 2.0  # stopped at 0.2 s, not after 5
+    assert fake.searches[-1]["timeout"].endswith("ms")
+
+
+@fake_only
+def test_a_cluster_that_does_not_stop_is_given_up_on(app, api, history, fake):
+    app.config["SEARCH_TIMEOUT"] = 0.2
+    fake.search_seconds, fake.honours_timeout = 5.0, False
+    started = time.perf_counter()
+    response = searches(api, "data.data.sku:SKU-1")
+    assert response.status_code == 422, response.json  # the query's cost, not an outage
+    assert time.perf_counter() - started < 3.0  # the budget and the client's grace (1 s)
+
+
+@fake_only
+def test_a_dashboard_count_out_of_time_still_shows_the_page(app, history, fake):
+    app.config["SEARCH_TIMEOUT"] = 0.5
+    fake.count_seconds = 5.0
+    client = signed_in(app, "viewer")
+    html = client.get("/admin/logs/", query_string={"q": "data.data.sku:SKU-1"}).text
+    assert html.count("data-log-id=") == 10
+    assert "not counted: counting took longer than 0.5 s" in html
+    fake.search_seconds = 5.0
+    html = client.get("/admin/logs/", query_string={"q": "data.data.sku:SKU-1"}).text
+    assert 'data-testid="search-error"' in html and "took longer than 0.5 s" in html
+
+
+@fake_only
+def test_clauses_the_cluster_refuses_are_a_400_not_an_outage(app, api, history, fake):
+    fake.max_clause_count = 20  # a cluster whose limit is below SEARCH_MAX_CLAUSES
+    response = searches(api, " OR ".join(f"data.data.sku:SKU-{n}" for n in range(30)))
+    assert response.status_code == 400, response.json
+    assert "maxClauseCount" in response.json["message"]
+
+
+def test_the_cluster_refuses_what_elasticsearch_refuses(es, history, fake):
+    """What the backend must not send: the fake refuses it as Elasticsearch does."""
+    query = {"query_string": {"query": "*"}}
+    with pytest.raises(BadRequestError, match="does not support \\[timeout\\]"):
+        es.client.count(index=es.pattern, body={"query": query, "timeout": "1s"})
+    with pytest.raises(BadRequestError, match="failed to parse setting \\[timeout\\]"):
+        es.client.search(index=es.pattern, body={"query": query, "timeout": "1.5s"})
+    if fake is not None:
+        fake.violations.clear()  # this test's requests are wrong on purpose
