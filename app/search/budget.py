@@ -1,7 +1,7 @@
 """Time budgets: the deadline a search must meet, and the error when it does not.
 
 A caller opens ``deadline(seconds)`` around its searches; every backend reads
-``current()`` and makes its database or cluster stop at that moment (``sql_budget``
+``current()`` and makes its database or cluster stop at that moment (``sql.budget``
 for SQLite and PostgreSQL, ``elasticsearch`` for Elasticsearch). Deadlines nest: an
 inner one never extends an outer one, so a dashboard page can give its page and its
 count one budget together, and the bulk-replay count its many batches. The deadline

@@ -3,7 +3,7 @@
 ``index`` only writes outbox rows, in the caller's transaction; ``flush_outbox`` (run by
 every worker's housekeeping thread) sends them in bulk and forgets each row only once
 Elasticsearch acknowledged it, so an outage delays search but loses nothing.
-``search`` sends the parsed query re-rendered by ``es_query`` (why: see there), sorted
+``search`` sends the parsed query re-rendered by ``query`` (why: see there), sorted
 by log_id descending and paged with ``search_after``, never from/size; ``count`` is a
 ``_search`` of size 0 that tracks total hits, because ``_count`` takes no ``timeout``.
 Each of these requests carries the time left of the search's deadline
@@ -11,8 +11,8 @@ Each of these requests carries the time left of the search's deadline
 ``timeout``, which Elasticsearch honours by stopping and answering ``timed_out: true``
 with what it found so far (an answer we refuse: SearchTimeout), and, ``GRACE`` later,
 as the client's ``request_timeout``, for a cluster that does not stop in time. The
-mapping and its limits against the contract are in ``es_mapping``, index versions and
-the alias swap in ``es_indices``, flushing in ``es_flush``, rebuilding in ``es_rebuild``.
+mapping and its limits against the contract are in ``mapping``, index versions and
+the alias swap in ``indices``, flushing in ``flush``, rebuilding in ``rebuild``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Flushing the search outbox: each pending row to its event's alias, in one bulk request.
 
 An event's first row creates ``…_v1`` with its alias. Rows of an event whose index is
-being rebuilt are held until the alias swap (see ``es_indices``). Rows Elasticsearch
+being rebuilt are held until the alias swap (see ``indices``). Rows Elasticsearch
 acknowledged are forgotten; rows it rejected stay, with their error. An outage raises
 before any row changes, so the next flush simply sends them again.
 """

@@ -4,7 +4,7 @@ Each event has an alias ``{prefix}_async_event_{event}`` over one live concrete 
 ``…_v{N}``. A rebuild creates ``…_v{N+1}`` without the alias, fills it, then moves the
 alias and deletes the older versions in one ``_aliases`` call, so searches see the old
 index or the new one, never both and never neither. While a version newer than the live
-one exists without the alias, that event is ``building``: ``es_flush`` holds its rows
+one exists without the alias, that event is ``building``: ``flush`` holds its rows
 until the swap, because anything written to the old index then would be deleted with it
 (and the rebuild reads the database only after creating the new version, so it sees
 every row flushed before).

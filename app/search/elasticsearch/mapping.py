@@ -1,6 +1,6 @@
 """The Elasticsearch index of delivery logs: names, settings, the explicit mapping, documents.
 
-How the mapping implements the contract (shared/search/SEARCH.md), with ``es_query``:
+How the mapping implements the contract (shared/search/SEARCH.md), with ``query``:
 
 - Strings are ``keyword`` with the built-in ``lowercase`` normalizer (Lucene's
   LowerCaseFilter, as the oracle), so terms, prefixes, wildcards and ranges match the
@@ -9,7 +9,7 @@ How the mapping implements the contract (shared/search/SEARCH.md), with ``es_que
 - A field has one type per index, so one name cannot be both a keyword and a number,
   and ``query_string`` on ``f`` never reads a multi-field. Every leaf therefore carries
   a ``num`` multi-field (``double``, ``ignore_malformed``): numbers, and strings that
-  parse as numbers, are numbers there; ``es_query`` sends numeric terms and numeric
+  parse as numbers, are numbers there; ``query`` sends numeric terms and numeric
   ranges to ``f.num``. JSON numbers are ``double`` (never truncated to ``long``), so a
   wildcard never matches a number.
 - ``created`` is a ``date`` (for tools and aggregations) with a ``keyword`` multi-field
@@ -24,7 +24,7 @@ Known limits against the contract:
   non-numeric string at that path is kept in ``_source`` but not searchable; after a
   string, a number's text also matches wildcards and string ranges.
 - A path that is an object in one document and a value in another is rejected by
-  Elasticsearch: that row stays in the outbox with the error (see ``es_outbox``).
+  Elasticsearch: that row stays in the outbox with the error (see ``outbox``).
 - Keywords over ``KEYWORD_LIMIT`` characters (``ignore_above``) are not indexed: the
   SQL index's limit (``documents.KEYWORD_LIMIT``, set by PostgreSQL), so that both
   backends answer alike, where Lucene's own term limit would allow 8191.

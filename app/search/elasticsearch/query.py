@@ -4,7 +4,7 @@ Why we send the AST re-rendered rather than the operator's text as typed: over a
 mapping, the typed text would differ from the contract where only the query can help.
 ``f:5`` must also match the string ``"5.0"`` and ``f:>100`` must compare the string
 ``"150.00"`` as a number, but numbers live in the ``f.num`` multi-field (see
-``es_mapping``), which ``query_string`` only reads when named. And Elasticsearch rounds
+``mapping``), which ``query_string`` only reads when named. And Elasticsearch rounds
 a date-only bound up to the end of its day for ``gt``/``lte`` (``created:>2026-01-31``
 would skip that whole day), where the contract means midnight; date math is resolved
 here by ``datemath``, at the same ``now`` as the SQL backend would.

@@ -2,7 +2,7 @@
 
 Per event key: delete versions an interrupted rebuild left without the alias, create
 ``…_v{N+1}`` (no alias yet, so the outbox holds that event's new rows, see
-``es_indices``), bulk every log row of the event into it, then move the alias and delete
+``indices``), bulk every log row of the event into it, then move the alias and delete
 the old versions in one atomic ``_aliases`` call. Documents Elasticsearch rejects are
 parked in the outbox with their error, so the operator sees them and nothing is lost.
 Run one rebuild at a time: a second one deletes the first one's unfinished version.

@@ -1,6 +1,6 @@
 """Lucene's BooleanQuery (minimum-should-match 0) over an algebra: SQL tests or SQL sets.
 
-``sql_plan`` evaluates one query tree two ways with ``combine``: as a boolean test of a
+``plan`` evaluates one query tree two ways with ``combine``: as a boolean test of a
 document row (AND, OR, NOT) and as a set of log_ids (INTERSECT, UNION, EXCEPT).
 """
 

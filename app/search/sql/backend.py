@@ -57,7 +57,7 @@ class SqlBackend:
     def search(self, query: ParsedQuery, limit: int, before_log_id: int | None = None) -> list[int]:
         """Matching log_ids, highest first, below ``before_log_id``; at most ``limit``.
 
-        Within ``budget.current()``'s deadline, or SearchTimeout (see ``sql_budget``).
+        Within ``budget.current()``'s deadline, or SearchTimeout (see ``budget``).
         """
         with enforced(db.session()):
             return self._search(query, limit, before_log_id)

@@ -5,7 +5,7 @@ dataclass per leaf because import flattens ~20 leaves per row at >10,000 rows/s.
 Storage limits: a keyword beyond ``documents.KEYWORD_LIMIT`` is not indexed (its number
 still is, if it spells one), as Elasticsearch's ``ignore_above`` does with the same
 limit; a leaf whose path is longer than ``PATH_LIMIT`` is not indexed. Values are stored
-as ``sql_values`` makes them.
+as ``values`` makes them.
 """
 
 from __future__ import annotations

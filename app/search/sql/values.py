@@ -1,7 +1,7 @@
 """Stored forms: -0.0 kept apart, storable text, numeric strings, a document's leaves JSON.
 
-Pure functions for ``sql_leaves`` and ``sql_write`` (bulk import calls them ~20 times a
-row) and for ``sql_match``, which must turn query values into the same stored form.
+Pure functions for ``leaves`` and ``write`` (bulk import calls them ~20 times a
+row) and for ``match``, which must turn query values into the same stored form.
 """
 
 from __future__ import annotations
