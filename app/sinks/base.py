@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -99,3 +99,21 @@ class Sink(Protocol):
     def deliver(self, request: DeliveryRequest) -> Outcome:
         """Attempt one delivery and report what happened."""
         ...
+
+
+@dataclass(frozen=True)
+class SinkType:
+    """One kind of sink, as the registry knows it (``app.sinks.registry``).
+
+    ``name`` is what a subscription's ``metadata`` holds, ``label`` what the dashboard's
+    form shows. ``build`` makes the sink from ``app.config``, once per app, or returns
+    None when it is not configured here, so the sink is simply unavailable; it must not
+    connect anywhere (a sink connects on its first delivery). ``recipient_error`` says,
+    offline, why a recipient cannot be one for this sink (None: it can); without it any
+    recipient is accepted.
+    """
+
+    name: str
+    label: str
+    build: Callable[[Mapping[str, Any]], Sink | None]
+    recipient_error: Callable[[str], str | None] | None = None

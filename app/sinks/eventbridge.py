@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.sinks.aws import AwsClient, cloudevent_json, elapsed_ms, error_json, failure, http_status
-from app.sinks.base import DeliveryRequest, Outcome
+from app.sinks.base import DeliveryRequest, Outcome, SinkType
 
 DEFAULT_SOURCE = "async-events"
 # A failed entry is worth retrying only for these (the original read the wrong variable).
@@ -74,3 +74,13 @@ def recipient_error(recipient: str) -> str | None:
         f"recipient_url {recipient!r} is not an EventBridge bus name or ARN "
         "(arn:aws:events:<region>:<account>:event-bus/<name>), as the eventbridge sink needs"
     )
+
+
+def build(config: Mapping[str, Any]) -> EventBridgeSink:
+    """Build the EventBridge sink; its client (and boto3) waits for the first delivery."""
+    return EventBridgeSink(
+        AwsClient("events", config), config.get("EVENTBRIDGE_SOURCE") or DEFAULT_SOURCE
+    )
+
+
+SINK_TYPE = SinkType("eventbridge", "AWS Event Bridge", build, recipient_error)

@@ -10,13 +10,16 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, LocationValueError, URLSchemeUnknown
 
-from app.sinks.addresses import ForbiddenAddress
-from app.sinks.base import DeliveryRequest, Outcome
+from app.sinks.addresses import ForbiddenAddress, guarded_manager, networks
+from app.sinks.base import DeliveryRequest, Outcome, SinkType
 from app.sinks.signing import body_bytes, sign_headers
 from app.sinks.transport import PoolFactory, TooManyRedirects, Transport, pooled_manager
 
@@ -160,3 +163,31 @@ def _describe_network_error(exc: BaseException) -> str:
         root = nested
     label = next((text for kind, text in _NETWORK_ERRORS if isinstance(root, kind)), "")
     return f"{label or 'connection failed'}: {root}"
+
+
+def build(config: Mapping[str, Any]) -> HttpSink:
+    """Build the webhook sink from the ``DELIVERY_*`` settings."""
+    return HttpSink(
+        connect_timeout=config.get("DELIVERY_CONNECT_TIMEOUT", 5.0),
+        total_timeout=config.get("DELIVERY_TOTAL_TIMEOUT", 15.0),
+        max_redirects=config.get("DELIVERY_MAX_REDIRECTS", 5),
+        max_response_bytes=config.get("DELIVERY_MAX_RESPONSE_BYTES", 65536),
+        # One pooled connection per fan-out thread, so none is opened and thrown away.
+        pool_maxsize=max(64, config.get("DELIVERY_CONCURRENCY", 0)),
+        pool_factory=guarded_manager(networks(config.get("DELIVERY_ALLOWED_NETWORKS") or [])),
+    )
+
+
+def recipient_error(recipient: str) -> str | None:
+    """Say why ``recipient`` is not an http(s) URL with a host, or None if it is one."""
+    try:
+        parts = urlsplit(recipient)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        ok = False
+    if ok:
+        return None
+    return f"recipient_url {recipient!r} is not an http(s) URL, as the http sink needs"
+
+
+SINK_TYPE = SinkType("http", "HTTP", build, recipient_error)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from app.sinks.aws import AwsClient, cloudevent_json, elapsed_ms, failure, http_status
-from app.sinks.base import DeliveryRequest, Outcome
+from app.sinks.base import DeliveryRequest, Outcome, SinkType
 
 MAX_MESSAGE_BYTES = 256 * 1024  # the original's limit (and SQS's before 2025)
 # SQS's own transient codes, in both spellings: JSON shape name and query-compatible code.
@@ -80,3 +82,11 @@ def recipient_error(recipient: str) -> str | None:
         f"recipient_url {recipient!r} is not an SQS queue URL "
         "(https://sqs.<region>.amazonaws.com/<account>/<queue>), as the sqs sink needs"
     )
+
+
+def build(config: Mapping[str, Any]) -> SqsSink:
+    """Build the SQS sink; its client (and boto3) waits for the first delivery."""
+    return SqsSink(AwsClient("sqs", config))
+
+
+SINK_TYPE = SinkType("sqs", "AWS SQS", build, recipient_error)

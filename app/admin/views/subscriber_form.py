@@ -8,10 +8,8 @@ from wtforms.validators import InputRequired, Length, NumberRange
 
 from app.events import get_registry
 from app.models.stores import MAX_STORE_ID
-from app.sinks import sink_names
+from app.sinks import sink_label, sink_names
 from app.usecases.subscriptions import MAX_RECIPIENT, SubscriptionError
-
-SINK_LABELS = {"http": "HTTP", "eventbridge": "AWS Event Bridge", "sqs": "AWS SQS"}
 
 
 class SubscriberForm(FlaskForm):
@@ -35,7 +33,7 @@ class SubscriberForm(FlaskForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.event_name.choices = sorted(get_registry().names())
-        self.sink.choices = [SelectChoice(n, SINK_LABELS.get(n, n)) for n in sink_names()]
+        self.sink.choices = [SelectChoice(n, sink_label(n)) for n in sink_names()]
 
     def values(self) -> dict[str, object]:
         """The fields as the subscription services take them."""
