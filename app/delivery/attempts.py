@@ -81,7 +81,7 @@ def prepare(chains: Iterable[Delivery | NewChain]) -> list[Attempt]:
         envelope = Envelope(
             chain.uuid, str(chain.store_id), chain.event_name, json.loads(chain.payload)
         )
-        request = DeliveryRequest(sub.recipient_url, sub.signing_tokens(), envelope, legacy)
+        request = DeliveryRequest(sub.delivery_recipient(), sub.signing_tokens(), envelope, legacy)
         sink = get_sink(sub.sink)
         missing = (
             "" if sink else f"unknown sink {sub.sink!r}; known sinks: {', '.join(sink_names())}"

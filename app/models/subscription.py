@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.models import recipients
 from app.models.types import EncryptedText, utcnow
 
 
@@ -33,6 +34,12 @@ class Subscription(db.Model):
     # Token rotation: the replaced token keeps signing until it expires.
     previous_token: Mapped[str | None] = mapped_column(EncryptedText)
     previous_token_expires: Mapped[datetime | None] = mapped_column(DateTime)
+    # The recipient URL's password, apart and encrypted (app.models.recipients).
+    recipient_secret: Mapped[str | None] = mapped_column(EncryptedText)
+
+    def delivery_recipient(self) -> str:
+        """The recipient as deliveries use it: the URL with its password put back."""
+        return recipients.join(self.recipient_url, self.recipient_secret)
 
     def signing_tokens(self) -> tuple[str, ...]:
         """The tokens that sign a delivery now: the current one, then the previous during

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Subscription
+from app.models import Subscription, recipients
 from app.usecases import subscriptions
 from app.usecases.subscriptions import SubscriptionError
 
@@ -45,13 +45,10 @@ def edit(
     sub = db.session.get(Subscription, subscription_id)
     if sub is None:
         raise SubscriptionError(f"subscription {subscription_id} does not exist")
-    subscriptions.validate(event_name, recipient_url, sink, store_id)
-    sub.event_name, sub.recipient_url, sub.sink, sub.store_id = (
-        event_name,
-        recipient_url,
-        sink,
-        store_id,
-    )
+    public_url, password = recipients.keep(sub.recipient_url, sub.recipient_secret, recipient_url)
+    subscriptions.validate(event_name, recipients.join(public_url, password), sink, store_id)
+    sub.event_name, sub.sink, sub.store_id = event_name, sink, store_id
+    sub.recipient_url, sub.recipient_secret = public_url, password
     db.session.commit()
     return subscriptions.set_status(subscription_id, enabled) or sub
 

@@ -9,7 +9,7 @@ from flask import current_app
 
 from app.events import get_registry
 from app.extensions import db
-from app.models import Subscription
+from app.models import Subscription, recipients
 from app.models.stores import check_store_id
 from app.models.types import utcnow
 from app.sinks import sink_names, validate_recipient
@@ -69,9 +69,11 @@ def create(
     validate(event_name, recipient_url, sink, store_id)
     if not token:
         raise SubscriptionError("verification_token must not be empty")
+    public_url, password = recipients.split(recipient_url)
     sub = Subscription(
         event_name=event_name,
-        recipient_url=recipient_url,
+        recipient_url=public_url,
+        recipient_secret=password,
         verification_token=token,
         status=True,
         subscribed_at=utcnow(),
