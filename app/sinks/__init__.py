@@ -17,6 +17,7 @@ from app.sinks.http import HttpSink
 from app.sinks.registry import (
     get_sink,
     init_app,
+    recipient_address,
     sink_label,
     sink_names,
     sink_types,
@@ -32,6 +33,7 @@ __all__ = [
     "SinkType",
     "get_sink",
     "init_app",
+    "recipient_address",
     "sink_label",
     "sink_names",
     "sink_types",

@@ -23,6 +23,10 @@ class Envelope:
     type: str
     data: Any
 
+    def attributes(self) -> dict[str, str]:
+        """The context attributes without ``data``: what a binary-mode binding puts in headers."""
+        return {key: value for key, value in self.to_dict().items() if key != "data"}
+
     def to_dict(self) -> dict[str, Any]:
         """Return the CloudEvent attributes in the order Magento 4.x serialises them."""
         return {
@@ -110,10 +114,14 @@ class SinkType:
     None when it is not configured here, so the sink is simply unavailable; it must not
     connect anywhere (a sink connects on its first delivery). ``recipient_error`` says,
     offline, why a recipient cannot be one for this sink (None: it can); without it any
-    recipient is accepted.
+    recipient is accepted. ``address`` gives the host and port a (valid) recipient makes
+    the sink connect to, which a subscription may only name if the SSRF policy
+    (``DELIVERY_ALLOWED_NETWORKS``) lets it; a sink that reaches a fixed cloud endpoint
+    has none.
     """
 
     name: str
     label: str
     build: Callable[[Mapping[str, Any]], Sink | None]
     recipient_error: Callable[[str], str | None] | None = None
+    address: Callable[[str], tuple[str, int]] | None = None

@@ -190,4 +190,10 @@ def recipient_error(recipient: str) -> str | None:
     return f"recipient_url {recipient!r} is not an http(s) URL, as the http sink needs"
 
 
-SINK_TYPE = SinkType("http", "HTTP", build, recipient_error)
+def address(recipient: str) -> tuple[str, int]:
+    """The host and port an http(s) recipient connects to first (redirects are checked as sent)."""
+    parts = urlsplit(recipient)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+SINK_TYPE = SinkType("http", "HTTP", build, recipient_error, address)

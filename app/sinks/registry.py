@@ -94,6 +94,12 @@ def validate_recipient(sink_name: str, recipient: str) -> str | None:
     return check(recipient) if check else None
 
 
+def recipient_address(sink_name: str, recipient: str) -> tuple[str, int] | None:
+    """The host and port a valid ``recipient`` of ``sink_name`` connects to, if the sink says."""
+    kind = _types().get(sink_name)
+    return kind.address(recipient) if kind and kind.address else None
+
+
 def _types() -> dict[str, SinkType]:
     """The current app's sink types; outside an app, the installed ones."""
     return current_app.extensions["sink_types"] if has_app_context() else sink_types()

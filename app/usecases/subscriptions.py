@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -12,7 +11,7 @@ from app.extensions import db
 from app.models import Subscription, recipients
 from app.models.stores import check_store_id
 from app.models.types import utcnow
-from app.sinks import sink_names, validate_recipient
+from app.sinks import recipient_address, sink_names, validate_recipient
 from app.sinks.addresses import check_host, networks
 
 MAX_RECIPIENT = 1024
@@ -34,26 +33,22 @@ def validate(event_name: str, recipient_url: str, sink: str, store_id: int) -> N
     problem = validate_recipient(sink, recipient_url)
     if problem:
         raise SubscriptionError(problem)
-    if sink == "http":
-        _check_http_recipient(recipient_url)
+    _check_address(sink, recipient_url)
     problem = check_store_id(store_id)
     if problem:
         raise SubscriptionError(problem)
 
 
-def _check_http_recipient(url: str) -> None:
-    """An http(s) URL whose host does not resolve into a forbidden network."""
-    parts = urlsplit(url)
+def _check_address(sink: str, recipient_url: str) -> None:
+    """The recipient's host must not resolve into a network the SSRF policy forbids."""
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        port = -1
-    if parts.scheme not in ("http", "https") or not parts.hostname or port < 0:
-        raise SubscriptionError(
-            f"recipient_url {url!r} is not an http(s) URL, as the http sink needs"
-        )
+        target = recipient_address(sink, recipient_url)
+    except ValueError:  # e.g. a port out of range, which the form check let through
+        raise SubscriptionError(f"recipient_url {recipient_url!r} has no valid port") from None
+    if target is None:
+        return
     allowed = networks(current_app.config.get("DELIVERY_ALLOWED_NETWORKS") or [])
-    why = check_host(parts.hostname, port, allowed)
+    why = check_host(*target, allowed)
     if why:
         raise SubscriptionError(f"recipient_url refused: {why}")
 

@@ -218,7 +218,7 @@ def config(config: dict, moto_url: str) -> dict:
 
 def test_aws_sinks_are_registered_without_connecting(app):
     sinks = app.extensions["sinks"]
-    assert sorted(sinks) == ["eventbridge", "http", "sqs"]
+    assert {"eventbridge", "sqs"} <= sinks.keys()
     assert sinks["sqs"].client._client is None and sinks["eventbridge"].client._client is None
 
 
