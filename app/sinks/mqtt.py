@@ -77,6 +77,12 @@ class MqttSink:
         """Disconnect every pooled connection."""
         self._pool.close()
 
+    def __enter__(self) -> MqttSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _publish(self, request: DeliveryRequest, deadline: float) -> Outcome:
         """Publish and judge the acknowledgement; the broker's name, never its credentials."""
         try:
@@ -131,8 +137,8 @@ def parse(recipient: str) -> Target:
         raise ValueError("the scheme must be mqtt or mqtts")
     if not parts.hostname:
         raise ValueError("it names no host")
-    if parts.fragment:
-        raise ValueError("it may not have a #fragment")
+    if "#" in recipient:  # a URL fragment, or the wildcard meant literally
+        raise ValueError("the topic may not hold the wildcards + or #, nor the URL a #fragment")
     tls, default_port = SCHEMES[parts.scheme]
     user = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
