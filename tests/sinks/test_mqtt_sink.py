@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -147,6 +148,16 @@ def test_a_frozen_broker_ends_the_attempt_at_the_deadline(consumer, proxy, froze
     proxy.restore()
     assert sink.deliver(request(url)).success  # the hung link was dropped for a new one
     sink.close()
+
+
+def test_a_connect_that_hangs_ends_at_the_deadline():
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as server:
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):  # fills the backlog: SYNs drop
+            sink = MqttSink(connect_timeout=5.0, total_timeout=1.0, allowed_networks=LOOPBACK)
+            outcome = sink.deliver(request(f"mqtt://127.0.0.1:{port}/t"))
+    assert (outcome.success, outcome.retryable) == (False, True)
+    assert "connect timed out" in outcome.response and 900 < outcome.duration_ms < 1500
 
 
 def test_loopback_is_refused_unless_allowed(consumer):
