@@ -214,6 +214,17 @@ def test_a_topic_the_acl_denies_is_refused_permanently(private, qos):
     assert "w0rd" not in outcome.response
 
 
+def test_mqtts_verifies_the_broker_against_the_trusted_cas(private, monkeypatch):
+    url = f"mqtts://shop:pa%3Ass%20w0rd@127.0.0.1:{private.tls_port}/allowed/x"
+    with MqttSink(allowed_networks=LOOPBACK) as sink:
+        untrusted = sink.deliver(request(url))
+    assert (untrusted.success, untrusted.retryable) == (False, True)
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.response and "w0rd" not in untrusted.response
+    monkeypatch.setenv("SSL_CERT_FILE", str(private.ca_file))
+    with MqttSink(allowed_networks=LOOPBACK) as sink:
+        assert sink.deliver(request(url)).success
+
+
 def test_an_event_over_the_brokers_packet_limit_is_permanent(private):
     with MqttSink(allowed_networks=LOOPBACK) as sink:
         url = f"mqtt://shop:pa%3Ass%20w0rd@127.0.0.1:{private.port}/allowed/x"
