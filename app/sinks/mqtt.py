@@ -111,7 +111,9 @@ def _acknowledged(code: ReasonCode, target: Target) -> Outcome:
     )
     if not code.is_failure:
         return Outcome(True, False, text)
-    refused = f"{target.broker}: the broker refused the message: {describe(code)}"
+    refused = (
+        f"{target.broker}: the broker refused the message to {target.topic!r}: {describe(code)}"
+    )
     return Outcome(False, retryable(code), refused)
 
 

@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 
 SHARED = ("127.0.0.1", 1883)
+MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 
 
 def reachable(address: tuple[str, int]) -> bool:
@@ -99,9 +100,8 @@ class PrivateMosquitto:
             f"persistence false\nuser {_user()}\n"
             f"listener {self.tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n"
         )
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self._process = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [str(MOSQUITTO), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self._wait()
 
