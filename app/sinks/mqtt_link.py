@@ -4,9 +4,10 @@ paho-mqtt runs each connection's network loop in its own thread (``loop_start``)
 delivery threads publish through one ``Link`` at once. A link that fails (refused, lost,
 a refused CONNACK, a deadline passed on it) is never revived: paho's own reconnection is
 off, and ``LinkPool`` replaces a failed link on the next delivery, so every new connection
-passes the SSRF address check again. Acks are awaited on the link's condition rather than
-with ``MQTTMessageInfo.wait_for_publish``, which a lost connection cannot wake (it would
-sleep to the deadline) and which does not tell the PUBACK's reason code.
+passes the SSRF address check again. Each publish awaits its own ack (an event per packet
+id, set by the PUBACK or PUBCOMP callback, or by the link failing) rather than
+``MQTTMessageInfo.wait_for_publish``, which a lost connection cannot wake (it would sleep
+to the deadline) and which does not tell the broker's reason code.
 """
 
 from __future__ import annotations
@@ -119,6 +120,16 @@ class _GuardedClient(paho.Client):
         return super()._handle_pubrec()
 
 
+class _Ack:
+    """The broker's answer to one publish: ``code`` is None if the link failed first."""
+
+    __slots__ = ("code", "done")
+
+    def __init__(self) -> None:
+        self.code: ReasonCode | None = None
+        self.done = threading.Event()
+
+
 class Link:
     """One MQTT 5 connection, opened by its first user, shared by every thread after."""
 
@@ -129,7 +140,7 @@ class Link:
         self._cond = threading.Condition()
         self._state = "new"  # then "connecting", "up"; or "failed", for good
         self._error: LinkError | None = None
-        self._acks: dict[int, ReasonCode] = {}
+        self._acks: dict[int, _Ack] = {}  # by packet id, until its publisher has read it
         self.max_packet: int | None = None
         self._client = self._make_client(allowed)
 
@@ -149,7 +160,11 @@ class Link:
         info = self._client.publish(topic, payload, qos, properties=properties)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise self._fail(LinkError(f"publish failed: {paho.error_string(info.rc)}", True))
-        return self._wait(lambda: self._acks.pop(info.mid, None), "acknowledgement", deadline)
+        with self._cond:  # the ack may be in already: the callback then made the entry
+            if self._error is not None:
+                raise self._error
+            ack = self._acks.setdefault(info.mid, _Ack())
+        return self._acknowledgement(info.mid, ack, deadline)
 
     def close(self) -> None:
         """Disconnect and stop the network thread (a no-op on a link that never connected)."""
@@ -198,7 +213,7 @@ class Link:
         self._client.loop_start()
 
     def _wait(self, result: Callable[[], Any], what: str, deadline: float) -> Any:
-        """Wait for ``result()`` to give something; LinkError on failure or at the deadline."""
+        """Wait for ``result()`` (seen under the lock); LinkError on failure or at the deadline."""
         with self._cond:
             while True:
                 got = result()
@@ -213,12 +228,25 @@ class Link:
         self.close()  # a broker that is this late is hung: the next delivery dials again
         raise LinkTimeout(what)
 
+    def _acknowledgement(self, mid: int, ack: _Ack, deadline: float) -> ReasonCode:
+        """Wait for the ack of ``mid`` alone: one event each, so an ack wakes one thread."""
+        if not ack.done.wait(max(deadline - time.monotonic(), 0)):
+            self.close()  # a broker that is this late is hung: the next delivery dials again
+            raise LinkTimeout("acknowledgement")
+        with self._cond:
+            self._acks.pop(mid, None)
+        if ack.code is None:
+            raise self._error or LinkError("the connection was closed", True)
+        return ack.code
+
     def _fail(self, error: LinkError) -> LinkError:
         """Mark the link failed with ``error`` (the first failure wins) and wake every waiter."""
         with self._cond:
             if self._error is None:
                 self._state, self._error = "failed", error
                 self._cond.notify_all()
+                for ack in self._acks.values():
+                    ack.done.set()
             return self._error
 
     def _on_connect(
@@ -244,8 +272,9 @@ class Link:
 
     def _on_publish(self, _c: Any, _d: Any, mid: int, code: ReasonCode, _p: Any) -> None:
         with self._cond:
-            self._acks[mid] = code
-            self._cond.notify_all()
+            ack = self._acks.setdefault(mid, _Ack())
+        ack.code = code
+        ack.done.set()
 
 
 class LinkPool:
