@@ -26,15 +26,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from app.models.recipients import split
 from app.sinks.addresses import networks
 from app.sinks.base import DeliveryRequest, Envelope, Outcome, SinkType
-from app.sinks.mqtt_link import (
-    Broker,
-    Link,
-    LinkError,
-    LinkPool,
-    LinkTimeout,
-    describe,
-    retryable,
-)
+from app.sinks.mqtt_client import Broker, describe, retryable
+from app.sinks.mqtt_link import Link, LinkError, LinkPool, LinkTimeout
 
 SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
 EXPECTED = "mqtt[s]://[user[:password]@]host[:port]/topic/levels[?qos=1|2]"

@@ -12,29 +12,30 @@ to the deadline) and which does not tell the broker's reason code.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt import _packet
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from app.sinks.addresses import Network, forbidden
+from app.sinks.addresses import Network
+from app.sinks.mqtt_client import (
+    Broker,
+    ForbiddenBroker,
+    GuardedClient,
+    describe,
+    network_error,
+    new_client,
+    packet_size,
+    retryable,
+)
 
 KEEPALIVE = 60
 DEFAULT_INFLIGHT = 20  # paho's, for a broker that announces no Receive Maximum
-# Reason codes (CONNACK, PUBACK, PUBREC) that a later attempt would meet again: a bad or
-# unauthorised login, a banned client, a malformed or invalid topic, payload or packet.
-PERMANENT_CODES = frozenset(
-    {0x81, 0x82, 0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C, 0x90, 0x95, 0x99, 0x9A, 0x9B, 0x9D}
-)
 
 
 class LinkError(Exception):
@@ -51,73 +52,6 @@ class LinkTimeout(LinkError):
     def __init__(self, what: str) -> None:
         super().__init__(f"timed out waiting for the broker's {what}", True)
         self.what = what
-
-
-class _Forbidden(OSError):
-    """The broker's address is one the SSRF policy forbids."""
-
-
-@dataclass(frozen=True)
-class Broker:
-    """Where and as whom to connect: one pooled link each. The password is never shown."""
-
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-    def __str__(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-def retryable(code: ReasonCode) -> bool:
-    """Whether a failure reason code from the broker may pass on a later attempt."""
-    return code.value not in PERMANENT_CODES
-
-
-def describe(code: ReasonCode) -> str:
-    """A reason code as the log shows it, e.g. ``Not authorized (0x87)``."""
-    return f"{code} (0x{code.value:02X})"
-
-
-class _GuardedClient(paho.Client):
-    """paho's client, dialling only addresses the SSRF policy allows, and judging PUBRECs.
-
-    The addresses are checked before dialling and the connected peer after it (so a DNS
-    answer that changed in between cannot reach inside), before any byte, credentials
-    included, is sent. paho ignores a PUBREC's reason code; a failing one ends the QoS 2
-    flow here as a failed publish, as MQTT 5 says.
-    """
-
-    allowed: tuple[Network, ...] = ()
-
-    def _create_socket_connection(self) -> socket.socket:
-        infos = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)
-        self._refuse(str(info[4][0]) for info in infos)
-        sock = socket.create_connection((self._host, self._port), timeout=self._connect_timeout)
-        try:
-            self._refuse([sock.getpeername()[0]])
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-
-    def _refuse(self, addresses: Iterable[str]) -> None:
-        for address in addresses:
-            why = forbidden(address, self.allowed)
-            if why:
-                raise _Forbidden(f"refused to connect to {address}: {why}")
-
-    def _handle_pubrec(self) -> MQTTErrorCode:
-        packet = _packet.decode_pubrec(
-            self._in_packet["command"], self._in_packet["packet"], self._protocol
-        )
-        if packet.reason.is_failure:
-            with self._out_message_mutex:
-                if packet.mid in self._out_messages:
-                    return self._do_on_publish(packet.mid, packet.reason, packet.properties)
-        return super()._handle_pubrec()
 
 
 class _Ack:
@@ -142,6 +76,7 @@ class Link:
         self._error: LinkError | None = None
         self._acks: dict[int, _Ack] = {}  # by packet id, until its publisher has read it
         self.max_packet: int | None = None
+        self._closed = False
         self._client = self._make_client(allowed)
 
     @property
@@ -154,7 +89,7 @@ class Link:
     ) -> ReasonCode:
         """Publish and return the broker's (PUBACK or PUBCOMP) reason code; LinkError if none."""
         self._ready(deadline)
-        size, limit = _packet_size(topic, payload, properties), self.max_packet
+        size, limit = packet_size(topic, payload, properties), self.max_packet
         if limit is not None and size > limit:
             raise LinkError(f"the message is {size} bytes; the broker takes at most {limit}", False)
         info = self._client.publish(topic, payload, qos, properties=properties)
@@ -167,23 +102,17 @@ class Link:
         return self._acknowledgement(info.mid, ack, deadline)
 
     def close(self) -> None:
-        """Disconnect and stop the network thread (a no-op on a link that never connected)."""
+        """Disconnect and stop the network thread, once, whoever asks (no-op if never opened)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
         self._fail(LinkError("the connection was closed", True))
         self._client.disconnect()
         self._client.loop_stop()
 
-    def _make_client(self, allowed: tuple[Network, ...]) -> _GuardedClient:
-        client = _GuardedClient(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"async-events-{uuid.uuid4().hex[:16]}",
-            protocol=paho.MQTTv5,
-            reconnect_on_failure=False,
-        )
-        client.allowed = allowed
-        if self.broker.tls:
-            client.tls_set()
-        if self.broker.username is not None or self.broker.password is not None:
-            client.username_pw_set(self.broker.username or "", self.broker.password)
+    def _make_client(self, allowed: tuple[Network, ...]) -> GuardedClient:
+        client = new_client(self.broker, allowed)
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
         client.on_publish = self._on_publish
         return client
@@ -204,11 +133,11 @@ class Link:
         self._client.connect_timeout = max(min(self.connect_timeout, left), 0.001)
         try:
             self._client.connect(self.broker.host, self.broker.port, KEEPALIVE, clean_start=True)
-        except _Forbidden as exc:
+        except ForbiddenBroker as exc:
             self._fail(LinkError(str(exc), False))
             return
         except OSError as exc:  # refused, DNS, TLS, timed out
-            self._fail(LinkError(_network_error(exc), True))
+            self._fail(LinkError(network_error(exc), True))
             return
         self._client.loop_start()
 
@@ -303,21 +232,3 @@ class LinkPool:
             links, self._links = list(self._links.values()), {}
         for link in links:
             link.close()
-
-
-def _packet_size(topic: str, payload: bytes, properties: Properties) -> int:
-    """The PUBLISH packet's size: fixed header, topic, packet id, properties, payload."""
-    body = 2 + len(topic.encode("utf-8")) + 2 + len(properties.pack()) + len(payload)
-    length_bytes = next((n for n in (1, 2, 3, 4) if body < 128**n), 5)
-    return 1 + length_bytes + body
-
-
-def _network_error(exc: OSError) -> str:
-    """Name a connect failure without any credentials (paho's errors carry none)."""
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, socket.gaierror):
-        return f"DNS lookup failed: {exc}"
-    if isinstance(exc, TimeoutError):
-        return "connect timed out"
-    return f"connection failed: {type(exc).__name__}: {exc}"
