@@ -86,14 +86,15 @@ class MqttSink:
         link = self._pool.get(target.broker)
         try:
             code = link.publish(target.topic, payload, target.qos, properties, deadline)
+        except LinkTimeout as exc:
+            late = f"timed out after {self.total_timeout} s waiting for the broker's {exc.what}"
+            return Outcome(False, True, f"{target.broker}: {late}")
         except LinkError as exc:
-            if isinstance(exc, LinkTimeout):
-                exc = LinkError(
-                    f"timed out after {self.total_timeout} s waiting for {exc.what}", True
-                )
             return Outcome(False, exc.retryable, f"{target.broker}: {exc}")
         except ValueError as exc:  # paho refused the message itself (e.g. too large)
             return Outcome(False, False, f"{target.broker}: {exc}")
+        except Exception as exc:  # never raise: as a raising sink is treated, try again
+            return Outcome(False, True, f"{target.broker}: {type(exc).__name__}: {exc}")
         return _acknowledged(code, target)
 
 

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from paho.mqtt.packettypes import PacketTypes
@@ -155,6 +156,19 @@ def test_a_frozen_broker_ends_the_attempt_at_the_deadline(consumer, proxy, froze
     proxy.restore()
     assert sink.deliver(request(url)).success  # the hung link was dropped for a new one
     sink.close()
+
+
+def test_many_deliveries_on_a_frozen_link_all_end_at_the_deadline(consumer, proxy):
+    url = f"mqtt://{proxy.address}/{consumer.topic}"
+    with MqttSink(total_timeout=1.0, allowed_networks=LOOPBACK) as sink:
+        assert sink.deliver(request(url)).success
+        proxy.freeze()
+        with ThreadPoolExecutor(16) as pool:
+            outcomes = list(pool.map(sink.deliver, [request(url) for _ in range(16)]))
+        assert all((o.success, o.retryable) == (False, True) for o in outcomes)
+        assert all(900 < o.duration_ms < 2000 for o in outcomes), [o.duration_ms for o in outcomes]
+        proxy.restore()
+        assert sink.deliver(request(url)).success
 
 
 def test_a_connect_that_hangs_ends_at_the_deadline():
