@@ -135,6 +135,8 @@ def parse(recipient: str) -> Target:
         raise ValueError("it names no host")
     if "#" in recipient:  # a URL fragment, or the wildcard meant literally
         raise ValueError("the topic may not hold the wildcards + or #, nor the URL a #fragment")
+    if port == 0:
+        raise ValueError("the port must be 1 to 65535")
     tls, default_port = SCHEMES[parts.scheme]
     user = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
@@ -309,6 +311,7 @@ def test_a_broker_outage_is_retried_and_nothing_is_lost(ctx, jobs, consumer, pro
         ("mqtt://broker.example.com/t#frag", False),
         ("mqtt:///no-host/t", False),
         ("mqtt://broker.example.com:99999/t", False),
+        ("mqtt://broker.example.com:0/t", False),
         ("http://broker.example.com/t", False),
         ("shop/orders", False),
     ],
@@ -317,6 +320,14 @@ def test_validate_recipient(recipient, ok):
     error = validate_recipient("mqtt", recipient)
     assert (error is None) is ok, error
     assert ok or "mqtt[s]://[user[:password]@]host[:port]/topic/levels[?qos=1|2]" in error
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text() | st.from_regex(r"mqtts?://[^/]*/.*", fullmatch=True))
+def test_any_recipient_is_judged_without_raising(recipient):
+    if validate_recipient("mqtt", recipient) is None:
+        host, port = recipient_address("mqtt", recipient)
+        assert host and 0 < port < 65536
 
 
 def test_a_refused_recipient_does_not_show_its_password():
