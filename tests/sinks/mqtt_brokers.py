@@ -43,13 +43,20 @@ def reachable(address: tuple[str, int]) -> bool:
 class Consumer:
     """A paho MQTT 5 client subscribed (SUBACK received) to one unique topic of a broker."""
 
-    def __init__(self, address: tuple[str, int] = SHARED) -> None:
-        self.topic = f"async-events-test/{uuid.uuid4().hex}/orders"
+    def __init__(
+        self,
+        address: tuple[str, int] = SHARED,
+        login: tuple[str, str] | None = None,
+        prefix: str = "async-events-test",
+    ) -> None:
+        self.topic = f"{prefix}/{uuid.uuid4().hex}/orders"
         self.messages: queue.Queue[paho.MQTTMessage] = queue.Queue()
         subscribed = queue.Queue()
         self._client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
         self._client.on_message = lambda _c, _u, message: self.messages.put(message)
         self._client.on_subscribe = lambda *args: subscribed.put(args)
+        if login:
+            self._client.username_pw_set(*login)
         self._client.connect(*address)
         self._client.loop_start()
         self._client.subscribe(self.topic, qos=2)

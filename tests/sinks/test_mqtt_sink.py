@@ -294,6 +294,19 @@ def test_a_broker_outage_is_retried_and_nothing_is_lost(ctx, jobs, consumer, pro
         consumer.next(timeout=0.5)
 
 
+def test_a_recipient_with_a_password_delivers_and_keeps_it_out_of_sight(ctx, jobs, private):
+    consumer = Consumer(("127.0.0.1", private.port), ("shop", "pa:ss w0rd"), prefix="allowed")
+    url = f"mqtt://shop:pa%3Ass%20w0rd@127.0.0.1:{private.port}/{consumer.topic}?qos=2"
+    created = subscriptions.create("example.event", url, "t", sink="mqtt")
+    assert "w0rd" not in created.recipient_url
+    publishing.publish("example.event", {"first_name": "Rey"}, store_id=0)
+    jobs()
+    (row,) = db.session.scalars(select(DeliveryLog))
+    assert row.success, row.response_data
+    assert cloudevent(consumer.next()).get_id() == row.uuid
+    consumer.close()
+
+
 @pytest.mark.parametrize(
     ("recipient", "ok"),
     [
