@@ -1,6 +1,7 @@
 """The nats sink: publish the CloudEvent to a JetStream subject and wait for the stream's ack.
 
-The recipient is ``nats://[user:password@|:token@]host[:port]/SUBJECT``. The message is
+The recipient is ``nats://[user:password@|:token@]host[:port]/SUBJECT`` (``tls://`` to
+insist on TLS, which a server that requires it gets anyway). The message is
 a structured-mode CloudEvent (the JSON the log stores) with ``Content-Type:
 application/cloudevents+json``, the mode every version of the CloudEvents NATS binding
 reads; its ``Nats-Msg-Id`` header is the chain UUID, so a stream drops a re-send within
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +23,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from app.sinks.addresses import networks
 from app.sinks.base import DeliveryRequest, Outcome, SinkType
 from app.sinks.nats_wire import (
+    Dialler,
     Late,
     NatsError,
     Pool,
@@ -45,7 +48,8 @@ _HEADER_VALUE = re.compile(r"[!-~]+")  # printable ASCII, no spaces: safe in a h
 _SUBJECT_TOKEN = re.compile(r"[!-~]+")
 _NOT_IN_SUBJECT = frozenset("*>%")  # wildcards, and % which would read as URL escaping
 _EXPECTED = (
-    "nats://[user:password@ | :token@]host[:port]/SUBJECT (port 4222 by default; "
+    "nats://[user:password@ | :token@]host[:port]/SUBJECT (tls:// to insist on TLS; "
+    "port 4222 by default; "
     "SUBJECT one a JetStream stream captures, dot-separated tokens without spaces, "
     "wildcards * or >, or empty tokens)"
 )
@@ -136,11 +140,11 @@ def parse(recipient: str) -> tuple[Server, str]:
     parts = urlsplit(recipient)
     user = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
-    host, port = parts.hostname or "", parts.port or DEFAULT_PORT
+    host, port, tls = parts.hostname or "", parts.port or DEFAULT_PORT, parts.scheme == "tls"
     if password is not None and not user:
-        server = Server(host, port, token=password)
+        server = Server(host, port, token=password, tls=tls)
     else:
-        server = Server(host, port, user=user or None, password=password)
+        server = Server(host, port, user=user or None, password=password, tls=tls)
     return server, parts.path[1:]
 
 
@@ -161,8 +165,8 @@ def _problem(recipient: str) -> str | None:
         parts.port  # noqa: B018  # raises ValueError for a port that is not a number
     except ValueError:
         return "not a URL"
-    if parts.scheme != "nats":
-        return "the scheme must be nats"
+    if parts.scheme not in ("nats", "tls"):
+        return "the scheme must be nats or tls"
     if not parts.hostname:
         return "no host"
     if parts.query or parts.fragment:
@@ -190,11 +194,24 @@ def address(recipient: str) -> tuple[str, int]:
 
 
 def build(config: Mapping[str, Any]) -> NatsSink:
-    """Build the sink from the ``DELIVERY_*`` settings; nothing connects before a delivery."""
-    allowed = networks(config.get("DELIVERY_ALLOWED_NETWORKS") or [])
-    connect_timeout = float(config.get("DELIVERY_CONNECT_TIMEOUT", 5.0))
-    pool = Pool(allowed, connect_timeout, max(64, int(config.get("DELIVERY_CONCURRENCY", 0))))
+    """Build the sink from ``DELIVERY_*`` and ``NATS_TLS_CA_FILE``; nothing connects yet."""
+    dialler = Dialler(
+        networks(config.get("DELIVERY_ALLOWED_NETWORKS") or []),
+        float(config.get("DELIVERY_CONNECT_TIMEOUT", 5.0)),
+        tls_context(config.get("NATS_TLS_CA_FILE")),
+    )
+    pool = Pool(dialler, max(64, int(config.get("DELIVERY_CONCURRENCY", 0))))
     return NatsSink(pool, float(config.get("DELIVERY_TOTAL_TIMEOUT", 15.0)))
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Verify servers against the system's CAs, or only those in ``ca_file`` when given."""
+    try:
+        return ssl.create_default_context(cafile=ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(
+            f"NATS_TLS_CA_FILE {ca_file!r} is not a readable PEM file: {exc}"
+        ) from None
 
 
 SINK_TYPE = SinkType("nats", "NATS JetStream", build, recipient_error, address)

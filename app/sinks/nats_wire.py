@@ -8,7 +8,9 @@ only the addresses the SSRF guard passed are ever dialled (nats-py would also di
 cluster peers a server advertises in ``connect_urls``).
 
 Connections are pooled per server and credentials (``Pool``); a sender thread takes one,
-makes its request and gives it back, so no two threads ever share a socket.
+makes its request and gives it back, so no two threads ever share a socket. TLS is
+started after the server's INFO, as NATS does it, when the recipient asks for it
+(``tls://``) or the server requires it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextlib
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -67,6 +70,7 @@ class Server:
     user: str | None = None
     password: str | None = None
     token: str | None = None
+    tls: bool = False
 
     def connect_options(self) -> dict[str, Any]:
         """The CONNECT fields: headers and no-responders on, quiet, plus the credentials."""
@@ -106,14 +110,11 @@ class Connection:
         self._sent = 0
 
     @classmethod
-    def open(
-        cls, server: Server, allowed: Sequence[Network], connect_timeout: float, deadline: float
-    ) -> Connection:
+    def open(cls, server: Server, dialler: Dialler, deadline: float) -> Connection:
         """Dial a permitted address of ``server``, log in, subscribe the inbox; by ``deadline``."""
-        sock = _dial(server, allowed, connect_timeout, deadline)
-        conn = cls(sock, {})
+        conn = cls(dialler.dial(server, deadline), {})
         try:
-            conn.info = conn._hello(server, deadline)
+            conn.info = conn._hello(server, dialler.tls, deadline)
             conn.max_payload = int(conn.info.get("max_payload") or conn.max_payload)
         except BaseException:
             conn.close()
@@ -139,14 +140,14 @@ class Connection:
         with contextlib.suppress(OSError):
             self.sock.close()
 
-    def _hello(self, server: Server, deadline: float) -> dict[str, Any]:
-        """Read INFO, refuse what we cannot speak, then CONNECT, SUB the inbox and PING/PONG."""
+    def _hello(self, server: Server, tls: ssl.SSLContext, deadline: float) -> dict[str, Any]:
+        """Read INFO, start TLS if due, then CONNECT, SUB the inbox and PING/PONG."""
         kind, args = self._next(deadline)
         if kind != "INFO":
             raise ConnectionLost(f"the server sent {kind} instead of INFO: not a NATS server?")
         info = args[0]
-        if info.get("tls_required"):
-            raise Refused("the server requires TLS, which the nats sink does not speak")
+        if server.tls or info.get("tls_required"):
+            self._start_tls(server, info, tls, deadline)
         if not info.get("headers"):
             raise Refused("the server has no message headers (NATS < 2.2): no Nats-Msg-Id")
         options = json.dumps(server.connect_options(), separators=(",", ":"))
@@ -155,6 +156,22 @@ class Connection:
         while kind != "PONG":  # an -ERR (Authorization Violation) raises ServerError
             kind, args = self._next(deadline)
         return info
+
+    def _start_tls(
+        self, server: Server, info: dict[str, Any], tls: ssl.SSLContext, deadline: float
+    ) -> None:
+        """Wrap the socket in TLS, verifying the server's certificate for ``server.host``."""
+        if not (info.get("tls_required") or info.get("tls_available")):
+            raise Refused("the recipient asks for TLS (tls://) but the server offers none")
+        self.sock.settimeout(_left(deadline))  # the whole handshake, as one call
+        try:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=server.host)
+        except TimeoutError:
+            raise Late() from None
+        except ssl.SSLError as exc:
+            raise Unreachable(f"TLS error: {exc}") from None
+        except OSError as exc:
+            raise ConnectionLost(f"connection lost: {exc}") from None
 
     def _next(self, deadline: float) -> tuple[str, tuple]:
         """Read the next operation that matters, answering the server's PINGs on the way."""
@@ -230,13 +247,12 @@ class Pool:
     cleanly; any error closes it. A pooled connection the server dropped while idle
     fails as ``ConnectionLost``: the request is then made once more on a new
     connection, which the ``Nats-Msg-Id`` makes harmless should the first have arrived.
+    So does one that ends with ``-ERR`` (the server's "Stale Connection" for a connection
+    that answered no PINGs while idle); a real refusal comes again on the new one.
     """
 
-    def __init__(
-        self, allowed: Sequence[Network], connect_timeout: float, max_idle: int = 64
-    ) -> None:
-        self.allowed, self.connect_timeout = tuple(allowed), connect_timeout
-        self.max_idle = max_idle
+    def __init__(self, dialler: Dialler, max_idle: int = 64) -> None:
+        self.dialler, self.max_idle = dialler, max_idle
         self._idle: dict[Server, list[Connection]] = {}
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -249,9 +265,9 @@ class Pool:
         if conn is not None:
             try:
                 return self._use(server, conn, subject, headers, body, deadline)
-            except ConnectionLost:
-                pass  # dropped while idle (or just now): one new connection, same Msg-Id
-        conn = Connection.open(server, self.allowed, self.connect_timeout, deadline)
+            except (ConnectionLost, ServerError):
+                pass  # dropped, or found stale, while idle: one new connection, same Msg-Id
+        conn = Connection.open(server, self.dialler, deadline)
         return self._use(server, conn, subject, headers, body, deadline)
 
     def close(self) -> None:
@@ -286,6 +302,19 @@ class Pool:
                 idle.append(conn)
                 return
         conn.close()
+
+
+@dataclass(frozen=True)
+class Dialler:
+    """How connections are made: the SSRF policy, the connect timeout, the TLS settings."""
+
+    allowed: tuple[Network, ...]
+    connect_timeout: float
+    tls: ssl.SSLContext
+
+    def dial(self, server: Server, deadline: float) -> socket.socket:
+        """A TCP connection to ``server``, checked against ``allowed``."""
+        return _dial(server, self.allowed, self.connect_timeout, deadline)
 
 
 def _dial(

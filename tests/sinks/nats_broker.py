@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import ipaddress
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import uuid
@@ -22,6 +25,10 @@ from typing import Any
 
 import nats
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StreamConfig
 
@@ -39,11 +46,15 @@ def require_broker() -> None:
         pytest.skip(f"NATS not reachable at {NATS_URL}")
 
 
-def js_run(action: Callable[[JetStreamContext], Awaitable[Any]], url: str = NATS_URL) -> Any:
+def js_run(
+    action: Callable[[JetStreamContext], Awaitable[Any]],
+    url: str = NATS_URL,
+    tls: ssl.SSLContext | None = None,
+) -> Any:
     """Run ``action(jetstream)`` on a fresh connection to ``url`` (credentials in the URL)."""
 
     async def main() -> Any:
-        conn = await nats.connect(url, allow_reconnect=False, connect_timeout=2)
+        conn = await nats.connect(url, allow_reconnect=False, connect_timeout=2, tls=tls)
         try:
             return await action(conn.jetstream())
         finally:
@@ -59,6 +70,7 @@ class Stream:
     name: str
     subject: str
     url: str = NATS_URL
+    tls: ssl.SSLContext | None = None
 
     def messages(self) -> list[Any]:
         """Every message in the stream, read through an ephemeral pull consumer."""
@@ -75,19 +87,19 @@ class Stream:
                 await msg.ack()
             return got
 
-        return js_run(fetch, self.url)
+        return js_run(fetch, self.url, self.tls)
 
     def delete(self) -> None:
         """Delete the stream."""
-        js_run(lambda js: js.delete_stream(self.name), self.url)
+        js_run(lambda js: js.delete_stream(self.name), self.url, self.tls)
 
 
-def make_stream(url: str = NATS_URL, **limits: Any) -> Stream:
+def make_stream(url: str = NATS_URL, tls: ssl.SSLContext | None = None, **limits: Any) -> Stream:
     """A uniquely named stream on ``url`` with the given limits (``max_msgs``, ``discard``...)."""
     tag = uuid.uuid4().hex[:12]
-    stream = Stream(f"TEST_{tag}", f"test.{tag}.events", url)
+    stream = Stream(f"TEST_{tag}", f"test.{tag}.events", url, tls)
     config = StreamConfig(name=stream.name, subjects=[stream.subject], **limits)
-    js_run(lambda js: js.add_stream(config), url)
+    js_run(lambda js: js.add_stream(config), url, tls)
     return stream
 
 
@@ -133,3 +145,36 @@ def _wait_listening(port: int, timeout: float = 10.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1 it signed: (ca, cert, key) PEM files."""
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca = _certificate(ca_name, ca_key, ca_key, ca_name, x509.BasicConstraints(True, None))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    ip = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    cert = _certificate(name, key, ca_key, ca_name, ip)
+    paths = (folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    pem = serialization.Encoding.PEM
+    paths[0].write_bytes(ca.public_bytes(pem))
+    paths[1].write_bytes(cert.public_bytes(pem))
+    paths[2].write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+def _certificate(name, key, signer, issuer, extension) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(extension, critical=isinstance(extension, x509.BasicConstraints))
+        .sign(signer, hashes.SHA256())
+    )

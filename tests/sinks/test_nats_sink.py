@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from tests.sinks.nats_broker import (
     make_stream,
     own_server,
     require_broker,
+    tls_files,
 )
 from tests.sinks.tcp_proxy import TcpProxy
 
@@ -60,8 +62,9 @@ def make_sink() -> Iterator[Callable[..., NatsSink]]:
     """Build nats sinks as the app does; their pooled connections are closed after."""
     built: list[NatsSink] = []
 
-    def make(total: float = 5.0, allowed: list[str] = LOOPBACK) -> NatsSink:
-        built.append(build({"DELIVERY_TOTAL_TIMEOUT": total, "DELIVERY_ALLOWED_NETWORKS": allowed}))
+    def make(total: float = 5.0, allowed: list[str] = LOOPBACK, **config) -> NatsSink:
+        config.update(DELIVERY_TOTAL_TIMEOUT=total, DELIVERY_ALLOWED_NETWORKS=allowed)
+        built.append(build(config))
         return built[-1]
 
     yield make
@@ -293,14 +296,15 @@ def test_a_recipient_password_is_kept_apart_and_used(ctx, jobs, tmp_path):
         ("nats://broker.example/orders?stream=x", False),
         ("nats://broker.example:notaport/orders", False),
         ("nats:///orders", False),
-        ("tls://broker.example/orders", False),
+        ("tls://shop:pw@broker.example/orders", True),
         ("https://broker.example/orders", False),
+        ("nats+tls://broker.example/orders", False),
     ],
 )
 def test_validate_recipient(url, ok):
     error = validate_recipient("nats", url)
     assert (error is None) is ok, error
-    assert ok or "expected nats://[user:password@ | :token@]host[:port]/SUBJECT" in error
+    assert ok or "expected nats://[user:password@ | :token@]host[:port]/SUBJECT (tls://" in error
 
 
 def test_the_address_checked_at_subscription_is_the_one_dialled():
@@ -362,3 +366,45 @@ def test_a_core_subscriber_answering_is_not_an_ack(broker, make_sink):
     assert outcome.response == (
         f"subject {subject} was answered by a NATS subscriber, not by a JetStream stream"
     )
+
+
+def test_a_pooled_connection_the_server_found_stale_is_replaced(tmp_path, make_sink):
+    """Idle in the pool, a connection answers no PINGs; the server ends it as stale."""
+    config = tmp_path / "pings.conf"
+    config.write_text('ping_interval: "200ms"\nping_max: 1\n')
+    with own_server(tmp_path, "-c", str(config)) as port:
+        stream = make_stream(f"nats://127.0.0.1:{port}")
+        url, sink = recipient(stream, f"127.0.0.1:{port}"), make_sink()
+        assert sink.deliver(request(url)).success
+        time.sleep(1.0)  # the server sends "-ERR 'Stale Connection'" and hangs up
+        outcome = sink.deliver(request(url))
+        assert outcome.success, outcome.response
+        assert len(stream.messages()) == 2
+
+
+def test_tls_is_started_when_asked_or_required_and_the_certificate_checked(tmp_path, make_sink):
+    ca, cert, key = tls_files(tmp_path)
+    options = ("--tls", "--tlscert", str(cert), "--tlskey", str(key))
+    with own_server(tmp_path, *options) as port:
+        trust = ssl.create_default_context(cafile=str(ca))
+        stream = make_stream(f"tls://127.0.0.1:{port}", trust)
+        sink = make_sink(NATS_TLS_CA_FILE=str(ca))
+        for scheme in ("tls", "nats"):  # the server requires TLS: nats:// gets it too
+            url = f"{scheme}://127.0.0.1:{port}/{stream.subject}"
+            assert sink.deliver(request(url)).success
+        untrusting = make_sink().deliver(request(f"tls://127.0.0.1:{port}/{stream.subject}"))
+        assert (untrusting.success, untrusting.retryable) == (False, True)
+        assert untrusting.response.startswith("TLS error:")
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusting.response
+        assert len(stream.messages()) == 2
+
+
+def test_tls_asked_of_a_server_without_it_is_permanent(broker, make_sink):
+    outcome = make_sink().deliver(request("tls://127.0.0.1:4222/a.b"))
+    assert (outcome.success, outcome.retryable) == (False, False)
+    assert outcome.response == "the recipient asks for TLS (tls://) but the server offers none"
+
+
+def test_an_unreadable_ca_file_stops_the_build():
+    with pytest.raises(ValueError, match="NATS_TLS_CA_FILE '/nonexistent\\.pem' is not a readable"):
+        build({"NATS_TLS_CA_FILE": "/nonexistent.pem"})
