@@ -7,7 +7,8 @@ application/cloudevents+json``, the mode every version of the CloudEvents NATS b
 reads; its ``Nats-Msg-Id`` header is the chain UUID, so a stream drops a re-send within
 its duplicate window and says so (``"duplicate": true``) in the PubAck we log. Only a
 PubAck is a success: a subject no stream captures is a permanent failure, a stream at
-its limits a retryable one. The wire is ``app.sinks.nats_wire``.
+its limits a retryable one. The protocol is ``app.sinks.nats_wire``, the connections
+``app.sinks.nats_pool``.
 """
 
 from __future__ import annotations
@@ -17,21 +18,14 @@ import re
 import ssl
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from app.sinks.addresses import networks
 from app.sinks.base import DeliveryRequest, Outcome, SinkType
-from app.sinks.nats_wire import (
-    Dialler,
-    Late,
-    NatsError,
-    Pool,
-    Refused,
-    Reply,
-    Server,
-    ServerError,
-)
+from app.sinks.nats_pool import Dialler, Pool
+from app.sinks.nats_wire import Late, NatsError, Refused, Reply, Server, ServerError
 
 DEFAULT_PORT = 4222
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
@@ -50,8 +44,8 @@ _NOT_IN_SUBJECT = frozenset("*>%")  # wildcards, and % which would read as URL e
 _EXPECTED = (
     "nats://[user:password@ | :token@]host[:port]/SUBJECT (tls:// to insist on TLS; "
     "port 4222 by default; "
-    "SUBJECT one a JetStream stream captures, dot-separated tokens without spaces, "
-    "wildcards * or >, or empty tokens)"
+    "SUBJECT one a JetStream stream captures: dot-separated tokens, none empty, "
+    "without spaces, wildcards (* >) or %)"
 )
 
 
@@ -69,13 +63,7 @@ class NatsSink:
         """Publish ``request.event`` to the recipient's subject; every failure is an Outcome."""
         started = time.monotonic()
         outcome = self._attempt(request, started + self.total_timeout)
-        return Outcome(
-            outcome.success,
-            outcome.retryable,
-            outcome.response,
-            outcome.status_code,
-            duration_ms=round((time.monotonic() - started) * 1000),
-        )
+        return replace(outcome, duration_ms=round((time.monotonic() - started) * 1000))
 
     def close(self) -> None:
         """Close the pooled connections."""

@@ -1,33 +1,23 @@
-"""The NATS client protocol over a plain socket: connect, publish with a reply inbox, read it.
+"""The NATS client protocol over a connected socket: log in, publish with a reply inbox, read it.
 
 The nats sink needs one request-reply at a time per connection (HPUB to the subject with
 a reply inbox, then the JetStream PubAck on that inbox), so it speaks the text protocol
 itself rather than driving nats-py's asyncio client from sender threads: no event loop
-to hop to and back, every socket call bounded by the time left before the deadline, and
-only the addresses the SSRF guard passed are ever dialled (nats-py would also dial the
-cluster peers a server advertises in ``connect_urls``).
-
-Connections are pooled per server and credentials (``Pool``); a sender thread takes one,
-makes its request and gives it back, so no two threads ever share a socket. TLS is
-started after the server's INFO, as NATS does it, when the recipient asks for it
-(``tls://``) or the server requires it.
+to hop to and back, and every socket call bounded by the time left before the deadline.
+TLS is started after the server's INFO, as NATS does it, when the recipient asks for it
+(``tls://``) or the server requires it. Dialling and pooling are ``app.sinks.nats_pool``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import ssl
-import threading
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from app.sinks.addresses import Network, forbidden
 
 _CRLF = b"\r\n"
 _CHUNK = 65536
@@ -110,11 +100,13 @@ class Connection:
         self._sent = 0
 
     @classmethod
-    def open(cls, server: Server, dialler: Dialler, deadline: float) -> Connection:
-        """Dial a permitted address of ``server``, log in, subscribe the inbox; by ``deadline``."""
-        conn = cls(dialler.dial(server, deadline), {})
+    def open(
+        cls, sock: socket.socket, server: Server, tls: ssl.SSLContext, deadline: float
+    ) -> Connection:
+        """Over the connected ``sock``: read INFO, log in, subscribe the inbox, by ``deadline``."""
+        conn = cls(sock, {})
         try:
-            conn.info = conn._hello(server, dialler.tls, deadline)
+            conn.info = conn._hello(server, tls, deadline)
             conn.max_payload = int(conn.info.get("max_payload") or conn.max_payload)
         except BaseException:
             conn.close()
@@ -163,7 +155,7 @@ class Connection:
         """Wrap the socket in TLS, verifying the server's certificate for ``server.host``."""
         if not (info.get("tls_required") or info.get("tls_available")):
             raise Refused("the recipient asks for TLS (tls://) but the server offers none")
-        self.sock.settimeout(_left(deadline))  # the whole handshake, as one call
+        self.sock.settimeout(time_left(deadline))  # the whole handshake, as one call
         try:
             self.sock = tls.wrap_socket(self.sock, server_hostname=server.host)
         except TimeoutError:
@@ -218,7 +210,7 @@ class Connection:
 
     def _fill(self, deadline: float) -> None:
         """Read what the socket has, waiting at most until ``deadline``."""
-        self.sock.settimeout(_left(deadline))
+        self.sock.settimeout(time_left(deadline))
         try:
             chunk = self.sock.recv(_CHUNK)
         except TimeoutError:
@@ -231,7 +223,7 @@ class Connection:
 
     def _send(self, data: bytes, deadline: float) -> None:
         """Send all of ``data`` by ``deadline`` (sendall's timeout bounds the whole call)."""
-        self.sock.settimeout(_left(deadline))
+        self.sock.settimeout(time_left(deadline))
         try:
             self.sock.sendall(data)
         except TimeoutError:
@@ -240,133 +232,13 @@ class Connection:
             raise ConnectionLost(f"connection lost: {exc}") from None
 
 
-class Pool:
-    """Idle connections per ``Server``, shared by every sender thread of one sink.
-
-    A connection is taken for one request and given back only if the request ended
-    cleanly; any error closes it. A pooled connection the server dropped while idle
-    fails as ``ConnectionLost``: the request is then made once more on a new
-    connection, which the ``Nats-Msg-Id`` makes harmless should the first have arrived.
-    So does one that ends with ``-ERR`` (the server's "Stale Connection" for a connection
-    that answered no PINGs while idle); a real refusal comes again on the new one.
-    """
-
-    def __init__(self, dialler: Dialler, max_idle: int = 64) -> None:
-        self.dialler, self.max_idle = dialler, max_idle
-        self._idle: dict[Server, list[Connection]] = {}
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-
-    def request(
-        self, server: Server, subject: str, headers: bytes, body: bytes, deadline: float
-    ) -> Reply:
-        """Publish and return the reply, on a pooled connection if one is idle."""
-        conn = self._take(server)
-        if conn is not None:
-            try:
-                return self._use(server, conn, subject, headers, body, deadline)
-            except (ConnectionLost, ServerError):
-                pass  # dropped, or found stale, while idle: one new connection, same Msg-Id
-        conn = Connection.open(server, self.dialler, deadline)
-        return self._use(server, conn, subject, headers, body, deadline)
-
-    def close(self) -> None:
-        """Close every idle connection."""
-        with self._lock:
-            idle, self._idle = self._idle, {}
-        for conns in idle.values():
-            for conn in conns:
-                conn.close()
-
-    def _use(self, server: Server, conn: Connection, *args: Any) -> Reply:
-        """Make the request on ``conn``; pool it again only if nothing went wrong."""
-        try:
-            reply = conn.request(*args)
-        except BaseException:
-            conn.close()
-            raise
-        self._give(server, conn)
-        return reply
-
-    def _take(self, server: Server) -> Connection | None:
-        with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use
-                self._idle, self._pid = {}, os.getpid()
-            idle = self._idle.get(server)
-            return idle.pop() if idle else None
-
-    def _give(self, server: Server, conn: Connection) -> None:
-        with self._lock:
-            idle = self._idle.setdefault(server, [])
-            if len(idle) < self.max_idle and self._pid == os.getpid():
-                idle.append(conn)
-                return
-        conn.close()
-
-
-@dataclass(frozen=True)
-class Dialler:
-    """How connections are made: the SSRF policy, the connect timeout, the TLS settings."""
-
-    allowed: tuple[Network, ...]
-    connect_timeout: float
-    tls: ssl.SSLContext
-
-    def dial(self, server: Server, deadline: float) -> socket.socket:
-        """A TCP connection to ``server``, checked against ``allowed``."""
-        return _dial(server, self.allowed, self.connect_timeout, deadline)
-
-
-def _dial(
-    server: Server, allowed: Sequence[Network], connect_timeout: float, deadline: float
-) -> socket.socket:
-    """Connect to the first permitted address ``server.host`` resolves to, by ``deadline``.
-
-    Every address is checked before any is dialled, and the connected peer again, so
-    a DNS answer that changed in between (rebinding) cannot reach a forbidden network.
-    """
-    try:
-        infos = socket.getaddrinfo(server.host, server.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise Unreachable(f"DNS lookup failed for {server.host}: {exc}") from None
-    for *_, address in infos:
-        _check(str(address[0]), allowed)
-    error: Exception | None = None
-    for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.settimeout(min(connect_timeout, _left(deadline)))
-            sock.connect(address)
-            _check(sock.getpeername()[0], allowed)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock
-        except OSError as exc:
-            sock.close()
-            error = exc
-        except BaseException:
-            sock.close()
-            raise
-    if time.monotonic() >= deadline:
-        raise Late()
-    if isinstance(error, TimeoutError):
-        raise Unreachable(f"connect timed out after {connect_timeout} s")
-    raise Unreachable(f"cannot connect to {server.host}:{server.port}: {error}")
-
-
-def _check(address: str, allowed: Sequence[Network]) -> None:
-    """Raise ``Refused`` if the SSRF policy forbids ``address``."""
-    why = forbidden(address, allowed)
-    if why:
-        raise Refused(f"refused to deliver to {address}: {why}")
-
-
 def _status(headers: bytearray) -> int | None:
     """The status of a ``NATS/1.0 503`` header block, or None when it has none."""
     first = bytes(headers).split(_CRLF, 1)[0].split()
     return int(first[1]) if len(first) > 1 and first[1].isdigit() else None
 
 
-def _left(deadline: float) -> float:
+def time_left(deadline: float) -> float:
     """Seconds until ``deadline``; raise ``Late`` once it has passed."""
     left = deadline - time.monotonic()
     if left <= 0:
