@@ -119,6 +119,19 @@ def test_a_resend_is_acked_as_a_duplicate_and_stored_once(new_stream, make_sink)
     assert [read_event(m).get_id() for m in stream.messages()] == [sent.event.id]
 
 
+def test_threads_share_one_sink_each_on_its_own_pooled_connection(new_stream, make_sink):
+    stream = new_stream()
+    sink, sent = make_sink(), [request(recipient(stream)) for _ in range(400)]
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(sink.deliver, sent))
+    assert all(outcome.success for outcome in outcomes)
+    assert sorted(json.loads(o.response)["seq"] for o in outcomes) == list(range(1, 401))
+    (idle,) = sink.pool._idle.values()
+    assert 1 <= len(idle) <= 16  # reused, never more than one per thread
+    stored = {read_event(m).get_id() for m in stream.messages()}
+    assert stored == {r.event.id for r in sent}
+
+
 def test_a_subject_no_stream_captures_is_permanent(broker, make_sink):
     subject = f"nowhere.{uuid.uuid4().hex}"
     outcome = make_sink().deliver(request(f"nats://127.0.0.1:4222/{subject}"))
