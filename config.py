@@ -118,6 +118,9 @@ class Config:
     AWS_ENDPOINT_URL: str | None = os.environ.get("AWS_ENDPOINT_URL") or None
     # The Source of every event put on EventBridge (what rules match with "source").
     EVENTBRIDGE_SOURCE: str = os.environ.get("EVENTBRIDGE_SOURCE") or "async-events"
+    # nats sink: the CA bundle (PEM) that NATS servers' TLS certificates are checked against;
+    # unset, the system's CAs. Credentials come from the recipient URL (docs/sink-nats.md).
+    NATS_TLS_CA_FILE: str | None = os.environ.get("NATS_TLS_CA_FILE") or None
 
     # Admin login created by `make run` (README). Change it in production.
     ADMIN_DEFAULT_USERNAME: str = os.environ.get("ADMIN_DEFAULT_USERNAME", "admin")
