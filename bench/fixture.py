@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import backlog, harness
+from bench import backlog, brokers, harness
 from bench.fleet import Fleet
 
 EVENTS_XML = '<async_event name="{}"><service class="app.events.Passthrough" method="resolve"/>'
@@ -40,6 +40,7 @@ class Bench:
         self._reset_storage()
         self.fleet = Fleet(self.app, self.redis, self.procs, args.workers)
         self.receiver = harness.ReceiverClient(self.procs)
+        self.target = None if args.sink == "http" else brokers.target(args.sink, args.broker_url)
         self._subscribe()
 
     def _reset_storage(self) -> None:
@@ -56,7 +57,10 @@ class Bench:
             self.redis = get_redis()
 
     def _subscribe(self) -> None:
-        """S subscriptions over E events, the stall event's 11, and a publish token."""
+        """S subscriptions over E events, the stall event's 11, and a publish token.
+
+        The S go to the receiver, or with ``--sink`` to the broker target through that sink.
+        """
         from app.usecases import access, subscriptions
 
         url, secret = self.receiver.url, harness.SECRET
@@ -64,7 +68,11 @@ class Bench:
             self.subs: dict[str, list[tuple[int, str]]] = {e: [] for e in self.events}
             for i in range(self.args.subscriptions):
                 event = self.events[i % len(self.events)]
-                sub = subscriptions.create(event, f"{url}/d/{i}", secret)
+                if self.target is None:
+                    sub = subscriptions.create(event, f"{url}/d/{i}", secret)
+                else:
+                    recipient, sink = self.target.recipient(i), self.target.sink
+                    sub = subscriptions.create(event, recipient, secret, sink=sink)
                 self.subs[event].append((sub.subscription_id, sub.recipient_url))
             healthy = [
                 subscriptions.create("bench.stall", f"{url}/h/{i}", secret) for i in range(10)
@@ -145,6 +153,8 @@ class Bench:
     def close(self) -> None:
         """Stop every process; stop the embedded Redis if this run started it."""
         self.procs.stop_all()
+        if self.target is not None:
+            self.target.close()
         if not self.args.redis_url:
             from app.broker.connection import stop_embedded
 
