@@ -118,6 +118,12 @@ class Config:
     AWS_ENDPOINT_URL: str | None = os.environ.get("AWS_ENDPOINT_URL") or None
     # The Source of every event put on EventBridge (what rules match with "source").
     EVENTBRIDGE_SOURCE: str = os.environ.get("EVENTBRIDGE_SOURCE") or "async-events"
+    # Google Cloud Pub/Sub sink. Credentials: the service-account key file PUBSUB_CREDENTIALS_FILE,
+    # else Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata
+    # server). PUBSUB_EMULATOR_HOST (host:port, the official client's setting) sends every
+    # publish to an emulator instead, over plain text and without credentials.
+    PUBSUB_CREDENTIALS_FILE: str | None = os.environ.get("PUBSUB_CREDENTIALS_FILE") or None
+    PUBSUB_EMULATOR_HOST: str | None = os.environ.get("PUBSUB_EMULATOR_HOST") or None
 
     # Admin login created by `make run` (README). Change it in production.
     ADMIN_DEFAULT_USERNAME: str = os.environ.get("ADMIN_DEFAULT_USERNAME", "admin")
