@@ -22,6 +22,9 @@ from typing import Any
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # Pub/Sub refuses a larger Publish request
 BUILD_RETRY_SECONDS = 30.0  # a client that could not be built is not tried again before
+# gRPC waits up to 120 s between reconnects, failing every call meanwhile: after an outage
+# the deliveries would keep failing, and dying, long after Pub/Sub is back.
+CHANNEL_OPTIONS = [("grpc.max_reconnect_backoff_ms", 2000)]
 
 
 class PublishError(Exception):
@@ -103,18 +106,33 @@ class PubSubClient:
         from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
         if self.emulator_host:
-            channel = grpc.insecure_channel(target=self.emulator_host)
+            channel = grpc.insecure_channel(self.emulator_host, options=CHANNEL_OPTIONS)
             return PublisherClient(transport=PublisherGrpcTransport(channel=channel))
+
+        def secure_channel(*args: Any, options: list, **kwargs: Any) -> grpc.Channel:
+            options = [*options, *CHANNEL_OPTIONS]
+            return PublisherGrpcTransport.create_channel(*args, options=options, **kwargs)
+
         try:
-            return PublisherClient(credentials=self._credentials())
+            transport = PublisherGrpcTransport(
+                credentials=self._credentials(), channel=secure_channel, always_use_jwt_access=True
+            )
         except DefaultCredentialsError as exc:
             raise PublishError("UNAUTHENTICATED", f"no usable credentials: {exc}") from exc
+        return PublisherClient(transport=transport)
 
     def _credentials(self) -> Any:
-        """The key file's credentials; None lets the client find the default ones."""
+        """The key file's service account; None lets the client find the default credentials.
+
+        Only a service-account key is read from PUBSUB_CREDENTIALS_FILE, as Google advises
+        for a file from configuration; other kinds go through GOOGLE_APPLICATION_CREDENTIALS.
+        """
         if not self.credentials_file:
             return None
-        import google.auth
+        from google.oauth2 import service_account
 
-        credentials, _ = google.auth.load_credentials_from_file(self.credentials_file)
-        return credentials
+        try:
+            return service_account.Credentials.from_service_account_file(self.credentials_file)
+        except (OSError, ValueError) as exc:  # missing, unreadable, not JSON, not a key
+            why = f"PUBSUB_CREDENTIALS_FILE is not a service-account key: {exc}"
+            raise PublishError("UNAUTHENTICATED", why) from exc

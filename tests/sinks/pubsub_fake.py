@@ -165,9 +165,11 @@ class FakePubSub:
         with self._lock:
             self.seen.append(Seen(request, metadata, context.time_remaining()))
             failure = self._failures.popleft() if self._failures else None
-        while not self._flowing.wait(0.05):
-            if not context.is_active():
-                return types.PublishResponse()  # the caller gave up: nobody reads this
+        while not self._flowing.wait(0.05) and context.is_active():
+            pass
+        remaining = context.time_remaining()
+        if not context.is_active() or (remaining is not None and remaining <= 0):
+            return types.PublishResponse()  # the caller gave up while it was held: drop it
         if failure is not None:
             raise Refused(failure, f"the fake answers {failure.name} as it was told")
         _check_routing(request.topic, metadata, context)
