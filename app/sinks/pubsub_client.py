@@ -80,6 +80,9 @@ class PubSubClient:
 
     def get(self) -> Any:
         """The GAPIC client, built on first use (raises ``PublishError`` if it cannot be)."""
+        client = self._client
+        if client is not None and self._pid == os.getpid():
+            return client
         with self._lock:
             if self._client is None or self._pid != os.getpid():
                 self._client, self._pid = self._build_once(), os.getpid()
