@@ -31,6 +31,7 @@ from google.pubsub_v1 import types
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 MAX_MESSAGES, MAX_ATTRIBUTES = 1000, 100
 MAX_KEY_BYTES, MAX_VALUE_BYTES, MAX_ORDERING_KEY_BYTES = 256, 1024, 1024
+NO_DEADLINE = 365 * 86400.0  # gRPC's server shows a call without a deadline as centuries left
 _NAME = r"projects/(?P<project>[^/]+)/{kind}/(?P<id>(?!goog)[A-Za-z][A-Za-z0-9._~+%-]{{2,254}})"
 TOPIC_NAME = re.compile(_NAME.format(kind="topics"))
 SUBSCRIPTION_NAME = re.compile(_NAME.format(kind="subscriptions"))
@@ -243,7 +244,8 @@ def _check_routing(topic: str, metadata: dict[str, str], context: grpc.ServicerC
     params = parse_qs(metadata.get("x-goog-request-params", ""))
     if params.get("topic") != [topic]:
         raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "x-goog-request-params lacks the topic")
-    if context.time_remaining() is None:
+    remaining = context.time_remaining()
+    if remaining is None or remaining > NO_DEADLINE:
         raise Refused(
             grpc.StatusCode.INVALID_ARGUMENT, "the fake wants every Publish to have a deadline"
         )

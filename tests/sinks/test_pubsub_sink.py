@@ -19,7 +19,8 @@ from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from google.pubsub_v1 import PublisherClient, SubscriberClient
+from google.api_core.exceptions import InvalidArgument
+from google.pubsub_v1 import PublisherClient, PublishRequest, PublishResponse, SubscriberClient
 from sqlalchemy import select
 
 from app.delivery import publishing
@@ -206,6 +207,41 @@ def test_the_service_refuses_a_publish_over_10_mib_as_permanent(fake, topic):
     answer = json.loads(outcome.response)
     assert answer["code"] == "INVALID_ARGUMENT"
     assert answer["message"] == "Request payload size exceeds the limit: 10485760 bytes."
+
+
+@pytest.mark.parametrize(
+    ("message", "needle"),
+    [
+        ({}, "Some messages are empty"),
+        ({"data": b"x", "attributes": {"googclient_x": "1"}}, "attribute key"),
+        ({"data": b"x", "attributes": {"k" * 257: "1"}}, "attribute key"),
+        ({"data": b"x", "attributes": {"k": "v" * 1025}}, "over 1024 bytes"),
+        ({"data": b"x", "attributes": {f"k{n}": "v" for n in range(101)}}, "100 attributes"),
+        ({"data": b"x", "ordering_key": "k" * 1025}, "ordering key"),
+    ],
+)
+def test_the_fake_refuses_what_pubsub_refuses(google, topic, message, needle):
+    """The stand-in is only worth its checks: Google's own client gets them too."""
+    publisher, _ = google
+    with pytest.raises(InvalidArgument, match=needle):
+        publisher.publish(topic=topic, messages=[message], timeout=5, retry=None)
+
+
+def test_the_fake_wants_a_real_topic_name_and_a_deadline(fake, google, topic):
+    publisher, _ = google
+    with pytest.raises(InvalidArgument, match="Invalid \\[topics\\] name"):
+        publisher.publish(topic="projects/p/topics/x", messages=[{"data": b"x"}], timeout=5)
+    publish = grpc.insecure_channel(fake.host).unary_unary(
+        "/google.pubsub.v1.Publisher/Publish",
+        request_serializer=PublishRequest.serialize,
+        response_deserializer=PublishResponse.deserialize,
+    )
+    routing = [("x-goog-request-params", f"topic={topic}")]
+    request = PublishRequest(topic=topic, messages=[{"data": b"x"}])
+    with pytest.raises(grpc.RpcError) as refused:
+        publish(request, metadata=routing)  # no timeout: no deadline
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert publish(request, metadata=routing, timeout=5).message_ids
 
 
 def test_a_stalled_pubsub_ends_at_the_deadline_and_the_client_recovers(fake, google, topic):
