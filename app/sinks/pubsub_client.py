@@ -64,10 +64,10 @@ class PubSubClient:
 
         client = self.get()
         request = PublishRequest(topic=topic, messages=[message])
-        size = PublishRequest.pb(request).ByteSize()
-        if size > self.max_request_bytes:
-            limit = self.max_request_bytes
-            raise PublishError("INVALID_ARGUMENT", f"{size} bytes; Pub/Sub takes {limit}")
+        size, limit = PublishRequest.pb(request).ByteSize(), self.max_request_bytes
+        if size > limit:
+            why = f"the event makes a {size}-byte request; Pub/Sub takes at most {limit}"
+            raise PublishError("INVALID_ARGUMENT", why)
         left = deadline - time.monotonic()
         if left <= 0:
             raise PublishError("DEADLINE_EXCEEDED", "no time left to publish", 504)

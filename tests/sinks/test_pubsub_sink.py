@@ -195,7 +195,7 @@ def test_an_event_over_10_mib_is_refused_without_sending(fake, google, topic):
     seen = len(fake.seen)
     outcome = sink(fake.host).deliver(request(topic, "x" * (10 * 1024 * 1024)))
     assert (outcome.success, outcome.retryable, outcome.status_code) == (False, False, None)
-    assert "Pub/Sub takes 10485760" in json.loads(outcome.response)["message"]
+    assert "Pub/Sub takes at most 10485760" in json.loads(outcome.response)["message"]
     assert len(fake.seen) == seen and read(google, topic) == []
 
 
