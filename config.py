@@ -121,6 +121,12 @@ class Config:
     # nats sink: the CA bundle (PEM) that NATS servers' TLS certificates are checked against;
     # unset, the system's CAs. Credentials come from the recipient URL (docs/sink-nats.md).
     NATS_TLS_CA_FILE: str | None = os.environ.get("NATS_TLS_CA_FILE") or None
+    # Google Cloud Pub/Sub sink. Credentials: the service-account key file PUBSUB_CREDENTIALS_FILE,
+    # else Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, metadata
+    # server). PUBSUB_EMULATOR_HOST (host:port, the official client's setting) sends every
+    # publish to an emulator instead, over plain text and without credentials.
+    PUBSUB_CREDENTIALS_FILE: str | None = os.environ.get("PUBSUB_CREDENTIALS_FILE") or None
+    PUBSUB_EMULATOR_HOST: str | None = os.environ.get("PUBSUB_EMULATOR_HOST") or None
 
     # Admin login created by `make run` (README). Change it in production.
     ADMIN_DEFAULT_USERNAME: str = os.environ.get("ADMIN_DEFAULT_USERNAME", "admin")

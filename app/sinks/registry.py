@@ -23,7 +23,7 @@ from importlib.metadata import entry_points
 
 from flask import Flask, current_app, has_app_context
 
-from app.sinks import eventbridge, http, mqtt, nats, sqs
+from app.sinks import eventbridge, http, mqtt, nats, pubsub, sqs
 from app.sinks.base import Sink, SinkType
 
 ENTRY_POINT_GROUP = "async_events.sinks"
@@ -33,6 +33,7 @@ BUILTIN: tuple[SinkType, ...] = (
     sqs.SINK_TYPE,
     mqtt.SINK_TYPE,
     nats.SINK_TYPE,
+    pubsub.SINK_TYPE,
 )
 
 

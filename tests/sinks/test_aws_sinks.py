@@ -268,7 +268,7 @@ def test_publish_reaches_an_sqs_subscriber(ctx, jobs, aws):
         ("sqs", "orders", False),
         ("sqs", "https://sqs.us-east-1.amazonaws.com/orders", False),
         ("sqs", "https://sqs.us-east-1.amazonaws.com/123456789012/orders?x=1", False),
-        ("pubsub", "anything at all", True),  # no rule for a sink means no objection
+        ("no-such-sink", "anything at all", True),  # no rule for a sink means no objection
     ],
 )
 def test_validate_recipient(sink, recipient, ok):
