@@ -119,10 +119,10 @@ class LinkPool:
 
     def discard(self, link: Link) -> None:
         """Drop a broken or late link: shut its socket, so pika's close returns at once."""
-        with contextlib.suppress(OSError):
-            sock = link.sock
-            if sock is not None:
-                sock.shutdown(socket.SHUT_RDWR)
+        sock = link.sock
+        if sock is not None:  # socket.socket's own shutdown, not SSLSocket's (see deadline)
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
         _close(link)
 
     def close_links(self, links: list[Link]) -> None:

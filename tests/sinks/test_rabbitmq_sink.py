@@ -20,7 +20,9 @@ from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog, Subscription
 from app.sinks import DeliveryRequest, Envelope, validate_recipient
 from app.sinks.addresses import networks
+from app.sinks.deadline import Watchdog
 from app.sinks.rabbitmq import CONTENT_TYPE, RabbitMqSink, failure
+from app.sinks.rabbitmq_pool import LinkPool
 from app.sinks.rabbitmq_recipient import address, parse
 from app.usecases import subscriptions
 from jobs.delivery import attempt_delivery
@@ -125,6 +127,13 @@ def test_a_refused_password_is_permanent_and_never_shown(sink, route, caplog):
     assert caplog.text  # pika did log, at DEBUG: the check above looked at something
 
 
+def test_a_wrong_password_never_borrows_a_link_the_right_one_opened(sink, route):
+    assert sink.deliver(request(route.url())).success  # a link logged in as guest is pooled
+    outcome = sink.deliver(request(route.url(password="not-guest")))
+    assert (outcome.success, outcome.retryable) == (False, False) and "403" in outcome.response
+    assert len(route.received()) == 1
+
+
 def test_an_unknown_vhost_is_permanent(sink, route):
     url = f"amqp://guest:guest@127.0.0.1/ae-no-such-vhost?exchange={route.exchange}"
     outcome = sink.deliver(request(url))
@@ -207,22 +216,39 @@ def test_a_link_dropped_while_idle_is_replaced_before_publishing(sink, route, pr
     assert [event.get_id() for event in route.events()] == [r.event.id for r in sent]
 
 
-@pytest.mark.parametrize("pooled", [False, True])
-def test_a_frozen_broker_ends_the_attempt_at_the_deadline(route, proxy, pooled):
+@pytest.mark.parametrize("stage", ["handshake", "channel", "confirm"])
+def test_a_frozen_broker_ends_the_attempt_at_the_deadline(route, proxy, monkeypatch, stage):
+    """Frozen during the AMQP handshake, while opening the channel, or awaiting the confirm."""
     quick = RabbitMqSink(1.5, LOOPBACK)
     url = route.url(proxy.address)
-    if pooled:  # frozen while waiting for the confirm, else during the handshake
+    if stage == "confirm":
         assert quick.deliver(request(url)).success
-    proxy.freeze()
+    if stage == "channel":  # the moment the connection is up, before its channel opens
+        connect = quick.pool._connect
+        monkeypatch.setattr(quick.pool, "_connect", lambda *a: (connect(*a), proxy.freeze())[0])
+    else:
+        proxy.freeze()
     started = time.monotonic()
     outcome = quick.deliver(request(url))
     assert 1.4 <= time.monotonic() - started < 2.5
     assert (outcome.success, outcome.retryable) == (False, True)
     assert outcome.response == "timed out after 1.5 s"
     proxy.restore()
+    monkeypatch.undo()
     assert quick.deliver(request(url)).success  # on a new link: the late one was not pooled
-    assert quick.pool.opened == 1 + pooled
+    assert quick.pool.opened == (1 if stage == "handshake" else 2)
     quick.close()
+
+
+def test_a_link_whose_attempt_ran_late_is_closed_not_pooled(route):
+    pool = LinkPool(LOOPBACK, Watchdog("test-rabbitmq-deadline"))
+    target = parse(route.url())
+    with pool.watchdog.watch(time.monotonic() + 0.3) as exchange:
+        link = pool.borrow(target, exchange)
+        wait_until(lambda: exchange.expired)
+        pool.give_back(target, link, exchange)
+    assert not link.connection.is_open
+    pool.close()
 
 
 def test_connections_are_pooled_per_account_and_reused(sink, route, proxy):
