@@ -128,6 +128,11 @@ class Config:
     PUBSUB_CREDENTIALS_FILE: str | None = os.environ.get("PUBSUB_CREDENTIALS_FILE") or None
     PUBSUB_EMULATOR_HOST: str | None = os.environ.get("PUBSUB_EMULATOR_HOST") or None
 
+    # RabbitMQ sink (docs/sink-rabbitmq.md). Credentials come from the recipient URL only.
+    # Idle connections (each with its confirming channel) kept per broker account; keep it at
+    # DELIVERY_CONCURRENCY or above, so concurrent senders never open and drop connections.
+    RABBITMQ_POOL_SIZE: int = _env_int("RABBITMQ_POOL_SIZE", 32)
+
     # Admin login created by `make run` (README). Change it in production.
     ADMIN_DEFAULT_USERNAME: str = os.environ.get("ADMIN_DEFAULT_USERNAME", "admin")
     ADMIN_DEFAULT_PASSWORD: str = os.environ.get("ADMIN_DEFAULT_PASSWORD", "admin")

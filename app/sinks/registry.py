@@ -23,7 +23,7 @@ from importlib.metadata import entry_points
 
 from flask import Flask, current_app, has_app_context
 
-from app.sinks import eventbridge, http, mqtt, nats, pubsub, sqs
+from app.sinks import eventbridge, http, mqtt, nats, pubsub, rabbitmq, sqs
 from app.sinks.base import Sink, SinkType
 
 ENTRY_POINT_GROUP = "async_events.sinks"
@@ -34,6 +34,7 @@ BUILTIN: tuple[SinkType, ...] = (
     mqtt.SINK_TYPE,
     nats.SINK_TYPE,
     pubsub.SINK_TYPE,
+    rabbitmq.SINK_TYPE,
 )
 
 
