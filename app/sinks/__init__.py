@@ -1,10 +1,13 @@
-"""Sinks: where a delivery goes (signed HTTP, EventBridge, SQS, and plugins), and how.
+"""Sinks: where a delivery goes (HTTP, AWS, Google, Azure, RabbitMQ, NATS, MQTT), and how.
 
 ``registry`` knows the sink types, the shipped ones and those other packages add
 through the ``async_events.sinks`` entry point group, and builds each once per app from
 its config. ``base`` is the contract: a sink gets a ``DeliveryRequest`` and answers an
 ``Outcome``, never raising for a failed delivery, and never touching the database. Each
-sink honours the total deadline of ``deadline``; ``addresses`` is the SSRF guard.
+sink honours the total deadline of ``deadline``; ``addresses`` is the SSRF guard. One
+module per sink (``http``, ``eventbridge``, ``sqs``, ``pubsub``, ``eventgrid``,
+``rabbitmq``, ``nats``, ``mqtt``); a sink's ``<name>_*`` modules hold its connection
+pool, its wire protocol or its client. Plugins add sinks through entry points.
 
 May import: ``app.db``, ``app.broker``, ``app.settings`` and ``app.models``; never the
 delivery engine, which calls the sinks.
