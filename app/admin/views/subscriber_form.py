@@ -19,7 +19,11 @@ class SubscriberForm(FlaskForm):
     recipient_url = StringField(
         "Recipient URL",
         validators=[InputRequired(), Length(max=MAX_RECIPIENT)],
-        description="An http(s) URL for HTTP; an ARN or a queue URL for the AWS sinks.",
+        description=(
+            "An http(s) URL for HTTP and Event Grid; an ARN or a queue URL for AWS; "
+            "projects/P/topics/T for Pub/Sub; an amqp://, nats:// or mqtt:// URL for the "
+            "brokers. A password in the URL is kept encrypted and never shown again."
+        ),
     )
     status = BooleanField("Enabled", default=True)
     sink = SelectField("Notifier", default="http")
