@@ -23,11 +23,16 @@ from importlib.metadata import entry_points
 
 from flask import Flask, current_app, has_app_context
 
-from app.sinks import eventbridge, http, sqs
+from app.sinks import eventbridge, eventgrid, http, sqs
 from app.sinks.base import Sink, SinkType
 
 ENTRY_POINT_GROUP = "async_events.sinks"
-BUILTIN: tuple[SinkType, ...] = (http.SINK_TYPE, eventbridge.SINK_TYPE, sqs.SINK_TYPE)
+BUILTIN: tuple[SinkType, ...] = (
+    http.SINK_TYPE,
+    eventbridge.SINK_TYPE,
+    sqs.SINK_TYPE,
+    eventgrid.SINK_TYPE,
+)
 
 
 class SinkPluginError(RuntimeError):
