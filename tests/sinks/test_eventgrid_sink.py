@@ -18,10 +18,11 @@ from sqlalchemy import select
 
 from app.delivery import publishing
 from app.extensions import db
-from app.models import DeliveryLog, Subscription
+from app.models import Delivery, DeliveryLog, Subscription
 from app.sinks import DeliveryRequest, Envelope, validate_recipient
 from app.sinks.eventgrid import CONTENT_TYPE, EventGridSink, build
 from app.usecases import subscriptions
+from jobs.delivery import attempt_delivery
 from tests.sinks import hostile
 from tests.sinks.eventgrid_fake import FakeEntra, FakeTopic, tls_files
 from tests.sinks.tcp_proxy import TcpProxy
@@ -195,6 +196,12 @@ GOOD_EVENT = {"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data
             [{**GOOD_EVENT, "data": "x" * 1024 * 1024}],
             413,
         ),
+        (
+            "/api/events?api-version=2018-01-01",
+            {},
+            [{**GOOD_EVENT, "data": "x" * 600_000}] * 2,
+            413,
+        ),
     ],
 )
 def test_the_fake_checks_every_request_as_event_grid_does(topic, path, headers, body, status):
@@ -313,6 +320,14 @@ def test_a_bad_client_secret_or_tenant_is_permanent(topic, entra, secret, tenant
     assert (outcome.success, outcome.retryable) == (False, False)
     assert needle in outcome.response and "Entra ID token request failed" in outcome.response
     assert "Trace ID" not in outcome.response and topic.requests == []
+
+
+def test_a_wrong_secret_never_rides_on_the_right_ones_token(topic, entra):
+    sink = make_sink(entra)
+    assert sink.deliver(request(entra_url(topic))).success
+    outcome = sink.deliver(request(entra_url(topic, "wrong-secret")))
+    assert (outcome.success, outcome.retryable) == (False, False)
+    assert "invalid_client" in outcome.response and len(topic.events) == 1
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -494,6 +509,19 @@ def test_publish_reaches_an_event_grid_topic(ctx, jobs, topic, entra, auth):
     assert row.success and row.status_code == 200 and topic.refusals == []
     (sub,) = db.session.scalars(select(Subscription))
     assert topic.keys[0] not in sub.recipient_url and SECRET not in sub.recipient_url
+
+
+def test_a_busy_topic_is_retried_after_its_retry_after(ctx, jobs, topic):
+    topic.script.append((429, {"Retry-After": "7"}, b'{"error":{"code":"TooManyRequests"}}'))
+    subscriptions.create("example.event", key_url(topic), "token", sink="eventgrid")
+    publishing.publish("example.event", {"first_name": "Rey"}, store_id=0)
+    jobs()
+    (chain,) = db.session.scalars(select(Delivery))
+    (row,) = db.session.scalars(select(DeliveryLog))
+    assert (row.success, row.retryable, row.status_code) == (False, True, 429)
+    assert (chain.next_attempt_at - row.created).total_seconds() == 7
+    attempt_delivery(chain.id, 1)
+    assert [e["id"] for e in topic.events] == [row.uuid]
 
 
 def test_the_api_refuses_a_bad_recipient_with_the_expected_format(api):
