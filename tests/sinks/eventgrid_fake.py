@@ -23,19 +23,24 @@ opaque bearer tokens of ``lifetime`` seconds. Both serve http, or https with ``t
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import secrets
+import socket
+import ssl
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 MAX_BYTES = 1024 * 1024  # a whole batch, so any one event too
@@ -50,24 +55,91 @@ class _Refusal(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    """http.server with keep-alive (as Azure; werkzeug's server closes every connection)."""
+
+    daemon_threads = True
+
+    def __init__(self, handle: Callable[[Request], Response]) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.handle_request_object = handle
+        self.open: set[socket.socket] = set()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (or a socket ``close`` shut) is no error of the fake's."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Turns each request into a werkzeug ``Request`` for the fake, and writes its ``Response``."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle keep-alive connection ends at the latest then
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()  # here, not in the accepting thread
+        self.server.open.add(self.request)
+        super().setup()
+
+    def finish(self) -> None:
+        self.server.open.discard(self.request)
+        super().finish()
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path, _, query = self.path.partition("?")
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() != "content-length"]
+        builder = EnvironBuilder(
+            path=path, query_string=query, method=self.command, headers=headers, data=body
+        )
+        environ = builder.get_environ()
+        environ.update(REMOTE_ADDR=self.client_address[0], REMOTE_PORT=str(self.client_address[1]))
+        response = self.server.handle_request_object(Request(environ))
+        payload = response.get_data()
+        self.send_response(response.status_code)
+        for name, value in response.headers.items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the tests read ``requests``, not a log."""
+
+
 class _Server:
-    """A threaded werkzeug server on a spare loopback port, running a WSGI handler."""
+    """A fake's server on a spare loopback port: http, or https with ``tls`` (cert, key)."""
 
     def __init__(self, handle: Callable[[Request], Response], tls: tuple[str, str] | None):
-        app = Request.application(handle)
-        self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, app, threaded=True, ssl_context=tls
-        )
-        self._server.daemon_threads = True  # closing never waits on an idle keep-alive
-        self.port = self._server.server_port
+        self._server = _HTTPServer(handle)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self.port = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"{'https' if tls else 'http'}://{self.host}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
-        """Stop serving."""
+        """Stop serving and end every connection, idle keep-alives included."""
         self._server.shutdown()
         self._server.server_close()
+        for sock in list(self._server.open):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Any:
         return self
@@ -85,6 +157,7 @@ class Seen:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    peer: tuple[str, int]  # the client's address: one per connection it opened
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -196,6 +269,7 @@ class FakeTopic(_Server):
             parse_qs(request.query_string.decode()),
             dict(request.headers),
             body,
+            (request.environ["REMOTE_ADDR"], int(request.environ["REMOTE_PORT"])),
         )
         with self._lock:
             self.requests.append(seen)

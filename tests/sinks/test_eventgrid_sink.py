@@ -226,6 +226,24 @@ def test_delivers_with_an_access_key(topic, entra):
     assert entra.token_requests == 0
 
 
+def test_deliveries_reuse_one_pooled_connection(topic, entra):
+    sink = make_sink(entra)
+    for recipient in [key_url(topic)] * 3 + [entra_url(topic)] * 3:
+        assert sink.deliver(request(recipient)).success
+    assert len({seen.peer for seen in topic.requests}) == 1 and len(topic.events) == 6
+
+
+def test_delivers_over_https_with_entra_credentials(tls_pair, monkeypatch):
+    """Both ends on TLS, as in Azure; the sink trusts the fake's certificate as its CA."""
+    entra, topic = tls_pair
+    monkeypatch.setenv("SSL_CERT_FILE", entra.tls[0])
+    sent = request(entra_url(topic).replace("http://", "https://"))
+    outcome = make_sink(entra).deliver(sent)
+    assert outcome.success, outcome
+    read_back(topic, sent)
+    assert entra.url.startswith("https://") and entra.token_requests == 1
+
+
 def test_a_key_with_reserved_characters_is_percent_encoded_in_the_url(entra):
     with FakeTopic(keys=("Vx/b+Gw==", "other")) as topic:
         sent = request(key_url(topic))
