@@ -151,7 +151,7 @@ def _secrets(credential: Credential | None) -> tuple[str, ...]:
 
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
     """``text`` with every secret masked, in case an answer ever echoes one."""
-    for secret in secrets:
+    for secret in filter(None, secrets):
         text = text.replace(secret, "***")
     return text
 

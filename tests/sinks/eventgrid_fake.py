@@ -4,10 +4,11 @@ Event Grid cannot run here, so the eventgrid sink is tested against these two se
 which speak the real HTTP APIs and are proved faithful by driving them with the official
 SDK (azure-eventgrid's EventGridPublisherClient, azure-identity's ClientSecretCredential)::
 
-    with FakeEntra({"app-id": "app-secret"}) as entra, FakeTopic(entra=entra) as topic:
-        outcome = sink.deliver(...)          # to f"http://:{topic.keys[0]}@{topic.host}/api/events"
-        assert topic.events == [...]          # every CloudEvent accepted, as JSON
-        assert entra.token_requests == 1
+    with FakeEntra({"app-id": "s3cret"}) as entra:
+        with FakeTopic(entra=entra, senders=("app-id",)) as topic:  # senders: the role
+            outcome = sink.deliver(...)  # to f"http://:{topic.keys[0]}@{topic.host}/api/events"
+            assert topic.events == [...]  # every CloudEvent accepted, as JSON
+            assert entra.token_requests == 1
 
 ``FakeTopic`` refuses, with Event Grid's status and ``{"error": {"code", "message"}}`` body:
 another path (404), a missing or other api-version (400), a missing or wrong

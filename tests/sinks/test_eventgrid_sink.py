@@ -231,6 +231,9 @@ def test_deliveries_reuse_one_pooled_connection(topic, entra):
     for recipient in [key_url(topic)] * 3 + [entra_url(topic)] * 3:
         assert sink.deliver(request(recipient)).success
     assert len({seen.peer for seen in topic.requests}) == 1 and len(topic.events) == 6
+    sink.close()  # drops the pool: the next delivery connects anew
+    assert sink.deliver(request(key_url(topic))).success
+    assert len({seen.peer for seen in topic.requests}) == 2
 
 
 def test_delivers_over_https_with_entra_credentials(tls_pair, monkeypatch):
