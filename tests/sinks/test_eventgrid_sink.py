@@ -19,9 +19,10 @@ from sqlalchemy import select
 from app.delivery import publishing
 from app.extensions import db
 from app.models import Delivery, DeliveryLog, Subscription
-from app.sinks import DeliveryRequest, Envelope, validate_recipient
+from app.sinks import DeliveryRequest, Envelope, recipient_address, validate_recipient
 from app.sinks.eventgrid import CONTENT_TYPE, EventGridSink, build
 from app.usecases import subscriptions
+from app.usecases.subscriptions import SubscriptionError
 from jobs.delivery import attempt_delivery
 from tests.sinks import hostile
 from tests.sinks.eventgrid_fake import FakeEntra, FakeTopic, tls_files
@@ -545,6 +546,12 @@ def test_a_busy_topic_is_retried_after_its_retry_after(ctx, jobs, topic):
     assert [e["id"] for e in topic.events] == [row.uuid]
 
 
+def test_subscribing_to_a_topic_the_ssrf_policy_forbids_is_refused(ctx, topic):
+    ctx.config["DELIVERY_ALLOWED_NETWORKS"] = []
+    with pytest.raises(SubscriptionError, match="loopback address"):
+        subscriptions.create("example.event", key_url(topic), "token", sink="eventgrid")
+
+
 def test_the_api_refuses_a_bad_recipient_with_the_expected_format(api):
     body = {
         "event_name": "sales.order.created",
@@ -592,3 +599,18 @@ def test_validate_recipient(recipient, ok):
     error = validate_recipient("eventgrid", recipient)
     assert (error is None) is ok, error
     assert ok or ("eventgrid" in error and "KEY" not in error)
+
+
+@pytest.mark.parametrize(
+    ("recipient", "target"),
+    [
+        (
+            "https://:K@orders.westus2-1.eventgrid.azure.net/api/events",
+            ("orders.westus2-1.eventgrid.azure.net", 443),
+        ),
+        ("http://:K@127.0.0.1:8080/api/events", ("127.0.0.1", 8080)),
+        ("http://h/api/events", ("h", 80)),
+    ],
+)
+def test_the_address_checked_at_subscription_is_the_topics(recipient, target):
+    assert recipient_address("eventgrid", recipient) == target
