@@ -74,6 +74,8 @@ class TokenCache:
     def get(self, creds: ClientCredentials, deadline: float) -> str:
         """A valid token for ``creds``, fetched before ``deadline`` if none is cached."""
         key = _key(creds)
+        # Waiting for the lock keeps within our deadline: the thread fetching under it
+        # started earlier, with the same total timeout, so its own deadline comes first.
         with self._key_lock(key):
             cached = self._tokens.get(key)
             if cached is None or self.clock() >= cached.refresh_at:
