@@ -132,6 +132,16 @@ class Config:
     # Idle connections (each with its confirming channel) kept per broker account; keep it at
     # DELIVERY_CONCURRENCY or above, so concurrent senders never open and drop connections.
     RABBITMQ_POOL_SIZE: int = _env_int("RABBITMQ_POOL_SIZE", 32)
+    # Azure Event Grid sink (docs/sink-eventgrid.md): the credential of a recipient URL that
+    # carries none, an access key or else an Entra ID app (tenant, client id and secret),
+    # and the Entra ID authority its tokens come from (another for sovereign clouds).
+    EVENTGRID_ACCESS_KEY: str | None = os.environ.get("EVENTGRID_ACCESS_KEY") or None
+    EVENTGRID_TENANT_ID: str | None = os.environ.get("EVENTGRID_TENANT_ID") or None
+    EVENTGRID_CLIENT_ID: str | None = os.environ.get("EVENTGRID_CLIENT_ID") or None
+    EVENTGRID_CLIENT_SECRET: str | None = os.environ.get("EVENTGRID_CLIENT_SECRET") or None
+    EVENTGRID_AUTHORITY: str = (
+        os.environ.get("EVENTGRID_AUTHORITY") or "https://login.microsoftonline.com"
+    )
 
     # Admin login created by `make run` (README). Change it in production.
     ADMIN_DEFAULT_USERNAME: str = os.environ.get("ADMIN_DEFAULT_USERNAME", "admin")

@@ -23,7 +23,7 @@ from importlib.metadata import entry_points
 
 from flask import Flask, current_app, has_app_context
 
-from app.sinks import eventbridge, http, mqtt, nats, pubsub, rabbitmq, sqs
+from app.sinks import eventbridge, eventgrid, http, mqtt, nats, pubsub, rabbitmq, sqs
 from app.sinks.base import Sink, SinkType
 
 ENTRY_POINT_GROUP = "async_events.sinks"
@@ -31,10 +31,11 @@ BUILTIN: tuple[SinkType, ...] = (
     http.SINK_TYPE,
     eventbridge.SINK_TYPE,
     sqs.SINK_TYPE,
-    mqtt.SINK_TYPE,
-    nats.SINK_TYPE,
     pubsub.SINK_TYPE,
+    eventgrid.SINK_TYPE,
     rabbitmq.SINK_TYPE,
+    nats.SINK_TYPE,
+    mqtt.SINK_TYPE,
 )
 
 
