@@ -32,7 +32,7 @@ from app.sinks.eventgrid_recipient import (
     recipient_error,
 )
 from app.sinks.eventgrid_token import TokenCache, TokenError
-from app.sinks.http import _describe_network_error, _forbidden_cause, _retry_after
+from app.sinks.http import describe_network_error, forbidden_cause, retry_after_seconds
 from app.sinks.transport import Answer, DeadlineExceeded, InvalidURL, TooManyRedirects, Transport
 
 CONTENT_TYPE = "application/cloudevents-batch+json; charset=utf-8"
@@ -107,7 +107,7 @@ class EventGridSink:
         """A transport error: network trouble and timeouts retry; refusals and redirects don't."""
         if isinstance(exc, DeadlineExceeded):
             return Outcome(False, True, str(exc))
-        refused = _forbidden_cause(exc)
+        refused = forbidden_cause(exc)
         if refused is not None:  # the SSRF guard: retrying cannot help
             return Outcome(False, False, str(refused).split(": ", 1)[-1])
         if isinstance(exc, TooManyRedirects):
@@ -120,13 +120,13 @@ class EventGridSink:
             return Outcome(False, True, f"connect timed out after {seconds} s")
         if timeout and isinstance(exc, urllib3.exceptions.TimeoutError):
             return Outcome(False, True, f"timed out after {self.total_timeout} s")
-        return Outcome(False, True, _describe_network_error(exc))
+        return Outcome(False, True, describe_network_error(exc))
 
 
 def _judge(answer: Answer) -> Outcome:
     """2xx is delivered; 429, 408 and 5xx retry (after Retry-After); any other answer is final."""
     text = answer.body.decode("utf-8", errors="surrogateescape") or answer.reason
-    retry_after = _retry_after(answer.headers.get("Retry-After"))
+    retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
     if 200 <= answer.status < 300:
         return Outcome(True, False, text, answer.status, retry_after)
     retryable = answer.status >= 500 or answer.status in _RETRYABLE_STATUSES

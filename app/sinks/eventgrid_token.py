@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from app.sinks.http import _retry_after
+from app.sinks.http import retry_after_seconds
 from app.sinks.transport import Transport
 
 SCOPE = "https://eventgrid.azure.net/.default"
@@ -143,4 +143,5 @@ def _refusal(status: int, body: dict, retry_after: str | None) -> TokenError:
     if description:
         text += f": {description[0]}"
     busy = status < 400 or status == 429 or status >= 500  # a 200 without a token: odd, transient
-    return TokenError(text, busy and error not in _PERMANENT_ERRORS, _retry_after(retry_after))
+    retryable = busy and error not in _PERMANENT_ERRORS
+    return TokenError(text, retryable, retry_after_seconds(retry_after))

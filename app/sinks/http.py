@@ -99,7 +99,7 @@ class HttpSink:
         # surrogateescape keeps undecodable bytes, which the log stores escaped (escaping.py)
         text = answer.body.decode("utf-8", errors="surrogateescape") or answer.reason
         status = answer.status
-        retry_after = _retry_after(answer.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
         if answer.drops_body:
             # Following a 301/302/303 would re-send the event as a bodiless GET: not a delivery.
             hops = ", ".join(str(s) for s in [*answer.history, status])
@@ -121,22 +121,22 @@ class HttpSink:
         text = f"{type(exc).__name__}: {exc}"[: self.max_response_bytes]
         if isinstance(exc, _BAD_URL):
             return Outcome(False, False, text)
-        refused = _forbidden_cause(exc)
+        refused = forbidden_cause(exc)
         if refused is not None:  # the SSRF guard: retrying cannot help
             return Outcome(False, False, str(refused).split(": ", 1)[-1])
         if isinstance(exc, _NETWORK):
-            text = _describe_network_error(exc)[: self.max_response_bytes]
+            text = describe_network_error(exc)[: self.max_response_bytes]
         return Outcome(False, True, text)
 
 
-def _retry_after(value: str | None) -> int | None:
+def retry_after_seconds(value: str | None) -> int | None:
     """Return a numeric Retry-After in seconds; HTTP-dates are ignored, as Magento does."""
     if value is None or not re.fullmatch(r"\s*\d{1,9}\s*", value):
         return None
     return int(value)
 
 
-def _forbidden_cause(exc: BaseException) -> ForbiddenAddress | None:
+def forbidden_cause(exc: BaseException) -> ForbiddenAddress | None:
     """The SSRF guard's refusal inside a transport error, if that is what it was."""
     seen: BaseException | None = exc
     for _ in range(10):
@@ -153,7 +153,7 @@ def _wrapped(exc: BaseException) -> BaseException | None:
     return next((arg for arg in exc.args if isinstance(arg, BaseException)), None)
 
 
-def _describe_network_error(exc: BaseException) -> str:
+def describe_network_error(exc: BaseException) -> str:
     """Name what went wrong (refused, DNS, TLS...) from the innermost cause."""
     root = exc
     for _ in range(10):  # NewConnectionError -> OSError, SSLError -> ssl.SSLError, ...
