@@ -59,6 +59,19 @@ def forbidden(address: str, allowed: Sequence[Network]) -> str | None:
     return next((why for hit, why in checks if hit), None)
 
 
+def refusal(addresses: Iterable[str], allowed: Sequence[Network]) -> str | None:
+    """What a sink reports when the policy forbids one of ``addresses`` (the first), or None.
+
+    Every sink that dials a recipient's host checks each address it resolved to before
+    dialling any, and the connected peer after; this is the one wording of a refusal.
+    """
+    for address in addresses:
+        why = forbidden(address, allowed)
+        if why:
+            return f"refused to deliver to {address}: {why}"
+    return None
+
+
 def check_host(host: str, port: int, allowed: Sequence[Network]) -> str | None:
     """Why ``host`` may not be subscribed to, or None; a host that does not resolve passes.
 
@@ -104,11 +117,9 @@ class _Guard:
 
     def _refuse(self, addresses: Iterable[str]) -> None:
         """Raise ForbiddenAddress for the first address the policy forbids."""
-        for address in addresses:
-            why = forbidden(address, self.allowed)
-            if why:
-                message = f"refused to deliver to {address}: {why}"
-                raise ForbiddenAddress(self, message)  # type: ignore[arg-type]
+        message = refusal(addresses, self.allowed)
+        if message:
+            raise ForbiddenAddress(self, message)  # type: ignore[arg-type]
 
 
 def guarded_manager(allowed: Sequence[Network]) -> Callable[[int], urllib3.PoolManager]:

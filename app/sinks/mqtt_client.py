@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from app.sinks.addresses import Network, forbidden
+from app.sinks.addresses import Network, refusal
 
 # Reason codes (CONNACK, PUBACK, PUBREC) that a later attempt would meet again: a bad or
 # unauthorised login, a banned client, a malformed or invalid topic, payload or packet.
@@ -80,10 +80,9 @@ class GuardedClient(paho.Client):
         return sock
 
     def _refuse(self, addresses: Iterable[str]) -> None:
-        for address in addresses:
-            why = forbidden(address, self.allowed)
-            if why:
-                raise ForbiddenBroker(f"refused to connect to {address}: {why}")
+        message = refusal(addresses, self.allowed)
+        if message:
+            raise ForbiddenBroker(message)
 
     def _handle_pubrec(self) -> MQTTErrorCode:
         packet = _packet.decode_pubrec(

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.sinks.addresses import Network, forbidden
+from app.sinks.addresses import Network, refusal
 from app.sinks.nats_wire import (
     Connection,
     ConnectionLost,
@@ -149,6 +149,6 @@ def _dial(
 
 def _check(address: str, allowed: Sequence[Network]) -> None:
     """Raise ``Refused`` if the SSRF policy forbids ``address``."""
-    why = forbidden(address, allowed)
-    if why:
-        raise Refused(f"refused to deliver to {address}: {why}")
+    message = refusal([address], allowed)
+    if message:
+        raise Refused(message)

@@ -28,7 +28,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.adapters.utils.connection_workflow import AMQPConnectorSocketConnectError
 
-from app.sinks.addresses import Network, forbidden
+from app.sinks.addresses import Network, refusal
 from app.sinks.deadline import DeadlineExceeded, Exchange, Watchdog
 from app.sinks.rabbitmq_recipient import Target
 
@@ -186,10 +186,9 @@ class LinkPool:
         """Every address the host resolves to; RefusedAddress if the policy forbids any."""
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        for address in addresses:
-            why = forbidden(address, self.allowed)
-            if why:
-                raise RefusedAddress(f"refused to deliver to {address}: {why}")
+        message = refusal(addresses, self.allowed)
+        if message:
+            raise RefusedAddress(message)
         return addresses
 
     def _parameters(self, target: Target, ip: str, left: float) -> pika.ConnectionParameters:
