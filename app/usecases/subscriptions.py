@@ -32,11 +32,23 @@ def validate(event_name: str, recipient_url: str, sink: str, store_id: int) -> N
         raise SubscriptionError(f"recipient_url must be 1 to {MAX_RECIPIENT} characters")
     problem = validate_recipient(sink, recipient_url)
     if problem:
-        raise SubscriptionError(problem)
+        raise SubscriptionError(_masked(problem, recipient_url))
     _check_address(sink, recipient_url)
     problem = check_store_id(store_id)
     if problem:
-        raise SubscriptionError(problem)
+        raise SubscriptionError(_masked(problem, recipient_url))
+
+
+def _masked(message: str, recipient_url: str) -> str:
+    """``message`` with the recipient's password starred out, wherever a sink's check quoted it.
+
+    A refusal goes back to the client in a 422 and may be logged on the way: neither may
+    carry a credential, whatever a (plugin) sink's message repeats of the recipient.
+    """
+    public, password = recipients.split(recipient_url)
+    if not password:
+        return message
+    return message.replace(recipient_url, recipients.join(public, "***")).replace(password, "***")
 
 
 def _check_address(sink: str, recipient_url: str) -> None:

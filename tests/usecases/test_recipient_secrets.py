@@ -66,3 +66,22 @@ def test_an_edit_that_keeps_the_url_keeps_the_password(ctx):
     edited = subscription_edits.edit(sub.subscription_id, "example.event", again, *args[1:])
     assert edited.delivery_recipient() == again and edited.recipient_url == moved
     assert db.session.get(Subscription, sub.subscription_id).recipient_secret == "n3w"
+
+
+@pytest.mark.parametrize(
+    ("sink", "recipient"),
+    [
+        ("nats", "nats://shop:s3cret@127.0.0.1:4222/orders.*"),
+        ("mqtt", "mqtt://shop:s3cret@127.0.0.1/orders/#"),
+        ("rabbitmq", "amqp://shop:s3cret@127.0.0.1/%2F?routing_key=no-exchange"),
+    ],
+)
+def test_a_refused_recipient_is_quoted_without_its_password(ctx, api, sink, recipient):
+    with pytest.raises(subscriptions.SubscriptionError) as refused:
+        subscriptions.create("example.event", recipient, "token", sink=sink)
+    assert "s3cret" not in str(refused.value)
+    body = {"event_name": "example.event", "recipient_url": recipient, "metadata": sink}
+    body["verification_token"] = "token"
+    token = api.token("manage")
+    response = api.call("POST", "/rest/V1/async_event", token, json={"asyncEvent": body})
+    assert response.status_code == 422 and "s3cret" not in response.get_data(as_text=True)

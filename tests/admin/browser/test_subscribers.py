@@ -132,3 +132,29 @@ def test_keyword_search_and_a_viewer_cannot_change_anything(login, in_app, page,
         assert page.goto(path).status == 403
     response = page.request.post("/admin/subscribers/rotate/1")
     assert response.status in (400, 403)  # no CSRF token, and no permission either
+
+
+def test_a_broker_sink_from_the_form_keeps_its_password_out_of_sight(login, in_app, shot):
+    page = login("operator")
+    page.goto("/admin/subscribers/new/")
+    labels = page.locator("#sink option").all_inner_texts()
+    for label in ("HTTP", "Google Cloud Pub/Sub", "Azure Event Grid", "NATS JetStream", "MQTT"):
+        assert label in labels
+    page.select_option("#sink", label="NATS JetStream")
+    page.fill("#recipient_url", "nats://shop:s3cret@127.0.0.1:4222/orders.*")
+    page.click("[data-testid=subscriber-form] button[type=submit]")
+    error = page.get_by_test_id("error-recipient_url").inner_text()
+    assert "nats://[user:password@ | :token@]host[:port]/SUBJECT" in error
+    assert "s3cret" not in error and "nats://shop:***@127.0.0.1:4222/orders.*" in error
+    shot(page, "nats-refused")
+    page.fill("#recipient_url", "nats://shop:s3cret@127.0.0.1:4222/orders.created")
+    page.click("[data-testid=subscriber-form] button[type=submit]")
+    page.get_by_text("The Asynchronous Event Subscriber data was saved successfully").wait_for()
+    sub = in_app(lambda: db.session.query(Subscription).one())
+    assert (sub.sink, sub.recipient_url) == ("nats", "nats://shop@127.0.0.1:4222/orders.created")
+    assert in_app(lambda: db.session.get(Subscription, sub.subscription_id).delivery_recipient())
+    page.goto("/admin/subscribers/")
+    assert "s3cret" not in page.content()
+    page.goto(f"/admin/subscribers/edit/?id={sub.subscription_id}")
+    assert "s3cret" not in page.content()
+    shot(page, "nats-edit")
