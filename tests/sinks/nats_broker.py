@@ -18,7 +18,8 @@ import ssl
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,14 @@ def js_run(
         finally:
             await conn.close()
 
-    return asyncio.run(main())
+    return run_apart(main())
+
+
+def run_apart(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` in a thread of its own: the browser tests' Playwright keeps an event
+    loop running in the main thread for the whole session, where ``asyncio.run`` refuses."""
+    with ThreadPoolExecutor(1, thread_name_prefix="nats-test") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from tests.sinks.nats_broker import (
     make_stream,
     own_server,
     require_broker,
+    run_apart,
     tls_files,
 )
 from tests.sinks.tcp_proxy import TcpProxy
@@ -374,7 +375,7 @@ def test_a_core_subscriber_answering_is_not_an_ack(broker, make_sink):
         finally:
             await conn.close()
 
-    outcome = asyncio.run(main())
+    outcome = run_apart(main())
     assert (outcome.success, outcome.retryable) == (False, False)
     assert outcome.response == (
         f"subject {subject} was answered by a NATS subscriber, not by a JetStream stream"
