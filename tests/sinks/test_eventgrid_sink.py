@@ -20,7 +20,7 @@ from app.delivery import publishing
 from app.extensions import db
 from app.models import Delivery, DeliveryLog, Subscription
 from app.sinks import DeliveryRequest, Envelope, recipient_address, validate_recipient
-from app.sinks.eventgrid import CONTENT_TYPE, EventGridSink, build
+from app.sinks.eventgrid.sink import CONTENT_TYPE, EventGridSink, build
 from app.usecases import subscriptions
 from app.usecases.subscriptions import SubscriptionError
 from jobs.delivery import attempt_delivery

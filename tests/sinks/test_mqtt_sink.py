@@ -24,8 +24,8 @@ from app.extensions import db
 from app.models import Delivery, DeliveryLog
 from app.sinks import DeliveryRequest, Envelope, recipient_address, validate_recipient
 from app.sinks.addresses import networks
-from app.sinks.mqtt import MqttSink
-from app.sinks.mqtt_client import retryable
+from app.sinks.mqtt.client import retryable
+from app.sinks.mqtt.sink import MqttSink
 from app.usecases import subscriptions
 from jobs.delivery import attempt_delivery
 from tests.sinks.mqtt_brokers import (

@@ -19,7 +19,7 @@ from app.delivery import publishing
 from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog, Subscription
 from app.sinks import DeliveryRequest, Envelope, recipient_address, validate_recipient
-from app.sinks.nats import NatsSink, build
+from app.sinks.nats.sink import NatsSink, build
 from app.usecases import subscriptions
 from jobs.delivery import attempt_delivery
 from tests.sinks.nats_broker import (

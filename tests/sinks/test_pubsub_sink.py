@@ -27,8 +27,8 @@ from app.delivery import publishing
 from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog
 from app.sinks import DeliveryRequest, Envelope, validate_recipient
-from app.sinks.pubsub import EXPECTED, PubSubSink
-from app.sinks.pubsub_client import PubSubClient
+from app.sinks.pubsub.client import PubSubClient
+from app.sinks.pubsub.sink import EXPECTED, PubSubSink
 from app.usecases import subscriptions
 from jobs.delivery import attempt_delivery
 from tests.sinks.pubsub_fake import FakePubSub

@@ -21,9 +21,9 @@ from app.models import ChainState, Delivery, DeliveryLog, Subscription
 from app.sinks import DeliveryRequest, Envelope, validate_recipient
 from app.sinks.addresses import networks
 from app.sinks.deadline import Watchdog
-from app.sinks.rabbitmq import CONTENT_TYPE, RabbitMqSink, failure
-from app.sinks.rabbitmq_pool import LinkPool
-from app.sinks.rabbitmq_recipient import address, parse
+from app.sinks.rabbitmq.pool import LinkPool
+from app.sinks.rabbitmq.recipient import address, parse
+from app.sinks.rabbitmq.sink import CONTENT_TYPE, RabbitMqSink, failure
 from app.usecases import subscriptions
 from jobs.delivery import attempt_delivery
 from tests.sinks.rabbitmq_broker import BROKER, Route, admin_connection, connections_to

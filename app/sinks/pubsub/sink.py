@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from app.sinks.base import DeliveryRequest, Envelope, Outcome, SinkType
-from app.sinks.pubsub_client import PublishError, PubSubClient
+from app.sinks.pubsub.client import PublishError, PubSubClient
 
 MAX_ORDERING_KEY_BYTES = 1024
 EXPECTED = (

@@ -4,7 +4,7 @@
 PUBREC, which paho ignores. ``retryable`` and ``describe`` judge and name the MQTT 5
 reason codes a broker answers with (CONNACK, PUBACK, PUBREC, PUBCOMP). Two private
 parts of paho 2.2 are used, so its version is pinned: ``_create_socket_connection``
-(the dial) and ``_handle_pubrec`` here, ``_max_inflight_messages`` in ``mqtt_link``.
+(the dial) and ``_handle_pubrec`` here, ``_max_inflight_messages`` in ``link``.
 """
 
 from __future__ import annotations

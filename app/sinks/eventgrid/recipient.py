@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from app.models import recipients
-from app.sinks.eventgrid_token import ClientCredentials
+from app.sinks.eventgrid.token import ClientCredentials
 
 API_VERSION = "2018-01-01"
 PATH = "/api/events"

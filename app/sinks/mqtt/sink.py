@@ -6,7 +6,7 @@ the Content Type property, every other context attribute as a User Property of t
 name, and the data, as JSON, as the payload. QoS 1 waits for the PUBACK, QoS 2 for the
 PUBREC and PUBCOMP; an attempt succeeds only on a reason code below 0x80 (0x10, no
 matching subscribers, is a success: the broker took the message). Connections are pooled
-in ``app.sinks.mqtt_link``.
+in ``app.sinks.mqtt.link``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from app.models.recipients import split
 from app.sinks.addresses import networks
 from app.sinks.base import DeliveryRequest, Envelope, Outcome, SinkType
-from app.sinks.mqtt_client import Broker, describe, retryable
-from app.sinks.mqtt_link import Link, LinkError, LinkPool, LinkTimeout
+from app.sinks.mqtt.client import Broker, describe, retryable
+from app.sinks.mqtt.link import Link, LinkError, LinkPool, LinkTimeout
 
 SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
 EXPECTED = "mqtt[s]://[user[:password]@]host[:port]/topic/levels[?qos=1|2]"

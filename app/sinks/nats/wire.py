@@ -5,7 +5,7 @@ a reply inbox, then the JetStream PubAck on that inbox), so it speaks the text p
 itself rather than driving nats-py's asyncio client from sender threads: no event loop
 to hop to and back, and every socket call bounded by the time left before the deadline.
 TLS is started after the server's INFO, as NATS does it, when the recipient asks for it
-(``tls://``) or the server requires it. Dialling and pooling are ``app.sinks.nats_pool``.
+(``tls://``) or the server requires it. Dialling and pooling are ``app.sinks.nats.pool``.
 """
 
 from __future__ import annotations

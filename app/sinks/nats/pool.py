@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.sinks.addresses import Network, refusal
-from app.sinks.nats_wire import (
+from app.sinks.nats.wire import (
     Connection,
     ConnectionLost,
     Late,

@@ -7,8 +7,8 @@ application/cloudevents+json``, the mode every version of the CloudEvents NATS b
 reads; its ``Nats-Msg-Id`` header is the chain UUID, so a stream drops a re-send within
 its duplicate window and says so (``"duplicate": true``) in the PubAck we log. Only a
 PubAck is a success: a subject no stream captures is a permanent failure, a stream at
-its limits a retryable one. The protocol is ``app.sinks.nats_wire``, the connections
-``app.sinks.nats_pool``.
+its limits a retryable one. The protocol is ``app.sinks.nats.wire``, the connections
+``app.sinks.nats.pool``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from app.sinks.addresses import networks
 from app.sinks.base import DeliveryRequest, Outcome, SinkType
-from app.sinks.nats_pool import Dialler, Pool
-from app.sinks.nats_wire import Late, NatsError, Refused, Reply, Server, ServerError
+from app.sinks.nats.pool import Dialler, Pool
+from app.sinks.nats.wire import Late, NatsError, Refused, Reply, Server, ServerError
 
 DEFAULT_PORT = 4222
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"

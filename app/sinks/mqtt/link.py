@@ -23,7 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from app.sinks.addresses import Network
-from app.sinks.mqtt_client import (
+from app.sinks.mqtt.client import (
     Broker,
     ForbiddenBroker,
     GuardedClient,

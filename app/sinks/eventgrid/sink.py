@@ -4,10 +4,10 @@ It sends what azure-eventgrid's EventGridPublisherClient sends for a CloudEvent:
 of the JSON array ``[event]`` (structured mode, batch of one) to the topic endpoint with
 ``api-version=2018-01-01`` and ``Content-Type: application/cloudevents-batch+json;
 charset=utf-8``, authenticated by an access key (``aeg-sas-key``) or an Entra ID bearer
-token (``app.sinks.eventgrid_token``). The wire is the http sink's ``Transport``: pooled,
+token (``app.sinks.eventgrid.token``). The wire is the http sink's ``Transport``: pooled,
 SSRF-guarded connections and one total deadline over the whole attempt, token included.
 Redirects are not followed, so a credential never travels to another host.
-Recipients and credentials: ``app.sinks.eventgrid_recipient``; docs/sink-eventgrid.md.
+Recipients and credentials: ``app.sinks.eventgrid.recipient``; docs/sink-eventgrid.md.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from urllib3.exceptions import ConnectTimeoutError
 
 from app.sinks.addresses import guarded_manager, networks
 from app.sinks.base import DeliveryRequest, Envelope, Outcome, SinkType
-from app.sinks.eventgrid_recipient import (
+from app.sinks.eventgrid.recipient import (
     AccessKey,
     Credential,
     address,
@@ -31,7 +31,7 @@ from app.sinks.eventgrid_recipient import (
     parse,
     recipient_error,
 )
-from app.sinks.eventgrid_token import TokenCache, TokenError
+from app.sinks.eventgrid.token import TokenCache, TokenError
 from app.sinks.http import describe_network_error, forbidden_cause, retry_after_seconds
 from app.sinks.transport import Answer, DeadlineExceeded, InvalidURL, TooManyRedirects, Transport
 

@@ -1,12 +1,12 @@
 """The rabbitmq sink: publish the CloudEvent to an AMQP 0-9-1 exchange, confirmed (issue 15).
 
-The recipient (``app.sinks.rabbitmq_recipient``) names the broker, the vhost, the
+The recipient (``app.sinks.rabbitmq.recipient``) names the broker, the vhost, the
 credentials, the exchange and the routing key. The message is persistent, mandatory and
 published on a channel in confirm mode: an attempt succeeds only when the broker
 confirms it. CloudEvents binds to AMQP 1.0 only, so for 0-9-1 the event goes in
 structured mode: the body is the CloudEvent's JSON (what the log stores), with the
 content type ``application/cloudevents+json; charset=utf-8`` and the event id as
-``message_id``. Connections are pooled (``app.sinks.rabbitmq_pool``) and every attempt,
+``message_id``. Connections are pooled (``app.sinks.rabbitmq.pool``) and every attempt,
 connecting included, ends by ``DELIVERY_TOTAL_TIMEOUT``.
 """
 
@@ -31,8 +31,8 @@ from pika.adapters.utils.connection_workflow import (
 from app.sinks.addresses import Network, networks
 from app.sinks.base import DeliveryRequest, Envelope, Outcome, SinkType
 from app.sinks.deadline import DeadlineExceeded, Exchange, Watchdog
-from app.sinks.rabbitmq_pool import Link, LinkPool, RefusedAddress
-from app.sinks.rabbitmq_recipient import RecipientError, Target, address, parse, recipient_error
+from app.sinks.rabbitmq.pool import Link, LinkPool, RefusedAddress
+from app.sinks.rabbitmq.recipient import RecipientError, Target, address, parse, recipient_error
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 # Reply codes that the same message will meet again: a wrong name, login or permission, a

@@ -30,7 +30,7 @@ from pika.adapters.utils.connection_workflow import AMQPConnectorSocketConnectEr
 
 from app.sinks.addresses import Network, refusal
 from app.sinks.deadline import DeadlineExceeded, Exchange, Watchdog
-from app.sinks.rabbitmq_recipient import Target
+from app.sinks.rabbitmq.recipient import Target
 
 HEARTBEAT = 60  # seconds; pika answers heartbeats only while a link is in use
 CLOSE_TIMEOUT = 1.0  # a polite close of an idle link waits this long for the broker
