@@ -211,3 +211,35 @@ def test_condition_types(api, manager, condition, value, expected):
 def test_bad_search_criteria_are_400(api, manager, query):
     response = api.call("GET", f"/rest/V1/async_events?{query}", manager)
     assert response.status_code == 400 and response.json["message"]
+
+
+@pytest.mark.parametrize(
+    ("sink", "recipient", "expected"),
+    [
+        ("pubsub", "pubsub://my-project/orders", ["projects/<project-id>/topics/<topic>"]),
+        (
+            "eventgrid",
+            "https://:Key123@topic.westus2-1.eventgrid.azure.net/events",
+            ["the path must be /api/events", "<access key>@", "?tenant=<tenant id>"],
+        ),
+        (
+            "rabbitmq",
+            "amqp://shop:Key123@mq.example.com/%2F?routing_key=k",
+            ["amqp[s]://user:password@host[:port]/vhost?exchange=NAME", "exchange is required"],
+        ),
+        (
+            "nats",
+            "nats://shop:Key123@broker.example/orders.*",
+            ["nats://[user:password@ | :token@]host[:port]/SUBJECT", "wildcard"],
+        ),
+        ("mqtt", "mqtt://broker.example.com/orders/#", ["mqtt[s]://[user[:password]@]host[:port]"]),
+    ],
+)
+def test_a_recipient_wrong_for_its_sink_is_a_422_saying_what_is_expected(
+    api, manager, sink, recipient, expected
+):
+    response = create(api, manager, metadata=sink, recipient_url=recipient)
+    assert response.status_code == 422
+    message = response.json["message"]
+    assert all(part in message for part in expected), message
+    assert b"Key123" not in response.data

@@ -358,17 +358,3 @@ def test_a_refused_recipient_does_not_show_its_password():
 )
 def test_address_is_the_broker(recipient, address):
     assert recipient_address("mqtt", recipient) == address
-
-
-def test_rest_refuses_a_bad_mqtt_recipient_with_what_is_expected(api):
-    body = {
-        "event_name": "sales.order.created",
-        "recipient_url": "mqtt://broker.example.com/orders/#",
-        "verification_token": "supersecret",
-        "metadata": "mqtt",
-    }
-    response = api.call(
-        "POST", "/rest/V1/async_event", api.token("manage"), json={"asyncEvent": body}
-    )
-    assert response.status_code == 422
-    assert "mqtt[s]://[user[:password]@]host[:port]/topic/levels" in response.json["message"]

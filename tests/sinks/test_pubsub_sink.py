@@ -415,20 +415,6 @@ def test_the_sink_is_registered_without_connecting(app):
     assert app.extensions["sinks"]["pubsub"].client._client is None
 
 
-def test_rest_refuses_a_bad_topic_with_what_is_expected(api):
-    body = {
-        "event_name": "sales.order.created",
-        "recipient_url": "pubsub://my-project/orders",
-        "verification_token": "supersecret",
-        "metadata": "pubsub",
-    }
-    response = api.call(
-        "POST", "/rest/V1/async_event", api.token("manage"), json={"asyncEvent": body}
-    )
-    assert response.status_code == 422
-    assert "projects/<project-id>/topics/<topic>" in response.json["message"]
-
-
 def test_publish_survives_an_unavailable_spell_and_loses_nothing(ctx, jobs, fake, google, topic):
     subscriptions.create("example.event", f"{topic}?ordered=1", "token", sink="pubsub")
     fake.fail(grpc.StatusCode.UNAVAILABLE, times=3)
