@@ -2,10 +2,11 @@
 
 A delivery is one published event to one subscribed endpoint. It counts as delivered
 or dead-lettered only if its chain ended so *with a full trace*: log rows numbered
-1..n without gap or repeat, every row but the last a retryable failure, the chain's
-attempt count n, and a last row that agrees with the end (a success for a delivered
-chain, which its receiver must have got; a failure and a dead letter for a dead one).
-Anything else is lost, with the reason kept in ``problems``.
+1..n without a gap, each number before n with a retryable failure among its rows, the
+chain's attempt count n, and a last number that agrees with the end (a success for a
+delivered chain, which its receiver must have got; failures and a dead letter for a
+dead one). A number may have two rows: an attempt re-sent after its lease ran out, a
+duplicate. Anything else is lost, with the reason kept in ``problems``.
 """
 
 from __future__ import annotations
@@ -99,7 +100,10 @@ def trace_problem(chain: Any, rows: list[Any], dead: Any, arrived: int | None) -
     Every attempt number from 1 to the chain's count must have a row. One number may
     have two: when recording outlasts a lease (6 s here, in a fault), the sweep hands
     the chain out again and the attempt is sent twice; both sends are logged, the chain
-    advances once. That is a duplicate, counted as one (``resent``), not a gap.
+    advances once, on whichever was recorded first. That is a duplicate, counted as one
+    (``resent``), not a gap. So before the last number, a number with one row must have
+    failed retryably, and one with several must have at least one such row (the one
+    that moved the chain on; the other may have arrived: a duplicate delivery).
     """
     if chain.state not in (ChainState.DELIVERED, ChainState.DEAD):
         return f"state {chain.state!r} after {len(rows)} logged attempts"
@@ -108,9 +112,9 @@ def trace_problem(chain: Any, rows: list[Any], dead: Any, arrived: int | None) -
         by_number.setdefault(row.attempt, []).append(row)
     if sorted(by_number) != list(range(1, chain.attempts + 1)):
         return f"attempts {[row.attempt for row in rows]}, chain says {chain.attempts}"
-    earlier = [row for number in range(1, chain.attempts) for row in by_number[number]]
-    if any(row.success or not row.retryable for row in earlier):
-        return "an attempt before the last succeeded or was not retryable"
+    for number in range(1, chain.attempts):
+        if not any(not row.success and row.retryable for row in by_number[number]):
+            return f"attempt {number}, before the last, succeeded or was not retryable"
     succeeded = any(row.success for row in by_number[chain.attempts])
     if chain.state == ChainState.DELIVERED:
         if not succeeded:

@@ -24,9 +24,11 @@ def chain(attempts: int, state: str = ChainState.DELIVERED) -> SimpleNamespace:
         ([row(1), row(2, True)], 2, "", 0),
         ([row(1), row(1), row(2, True)], 2, "", 1),  # attempt 1 re-sent after its lease
         ([row(1), row(2, True), row(2, True)], 2, "", 1),
+        ([row(1, True), row(1), row(2, True)], 2, "", 1),  # the re-send failed first
+        ([row(1, True), row(1, True), row(2, True)], 2, "attempt 1, before the last", 1),
         ([row(1), row(3, True)], 3, "attempts [1, 3], chain says 3", 0),
         ([row(1), row(1, True)], 2, "attempts [1, 1], chain says 2", 0),
-        ([row(1, True), row(2, True)], 2, "an attempt before the last succeeded", 0),
+        ([row(1, True), row(2, True)], 2, "attempt 1, before the last, succeeded", 0),
         ([row(1), row(2)], 2, "delivered, but its last attempt failed", 0),
     ],
 )
