@@ -243,3 +243,20 @@ def test_a_recipient_wrong_for_its_sink_is_a_422_saying_what_is_expected(
     message = response.json["message"]
     assert all(part in message for part in expected), message
     assert b"Key123" not in response.data
+
+
+HOSTILE_RECIPIENTS = [
+    "amqp://u:p@h\x00ost/%2F?exchange=x",
+    "nats://h/\ud800",
+    "mqtt://h:99999999999999999999999/t",
+    "projects/p\x00roj/topics/t",
+    "https://:k\ud800@h.eventgrid.azure.net/api/events",
+    "nats://[::1/s",
+]
+
+
+@pytest.mark.parametrize("sink", ["pubsub", "eventgrid", "rabbitmq", "nats", "mqtt"])
+@pytest.mark.parametrize("recipient", HOSTILE_RECIPIENTS)
+def test_a_hostile_recipient_for_any_sink_is_a_4xx_never_a_500(api, manager, sink, recipient):
+    response = create(api, manager, metadata=sink, recipient_url=recipient)
+    assert 400 <= response.status_code < 500, response.data
