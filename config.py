@@ -157,12 +157,33 @@ class Config:
     # CSRF tokens live as long as the session; a 1 h default would log out idle operators' forms.
     WTF_CSRF_TIME_LIMIT: int | None = None
 
-    # Search: empty ELASTICSEARCH_URL keeps the embedded SQL index; a URL switches to
-    # Elasticsearch, with indices named {SEARCH_INDEX_PREFIX}_async_event_{event}.
+    # Search: the embedded SQL index always; an external cluster besides it when
+    # ELASTICSEARCH_URL or OPENSEARCH_URL is set (either name: Elasticsearch 8/9 or
+    # OpenSearch 2/3, detected), with indices {SEARCH_INDEX_PREFIX}_async_event_{event}.
+    # Nothing about the cluster stops the app from starting: a setting that cannot
+    # work, or a cluster that is down, makes external search "unavailable" and the
+    # grid answers from the embedded index, saying so.
     ELASTICSEARCH_URL: str = os.environ.get("ELASTICSEARCH_URL", "")
+    OPENSEARCH_URL: str = os.environ.get("OPENSEARCH_URL", "")
     SEARCH_INDEX_PREFIX: str = os.environ.get("SEARCH_INDEX_PREFIX") or "async_events"
-    # Seconds one Elasticsearch request may take (a bulk of the outbox included).
-    ELASTICSEARCH_TIMEOUT: float = _env_float("ELASTICSEARCH_TIMEOUT", 10.0)
+    # Seconds one request to the cluster may take (a bulk of the outbox included).
+    ELASTICSEARCH_TIMEOUT: str = os.environ.get("ELASTICSEARCH_TIMEOUT", "10")
+    # Credentials (basic auth, or an API key) and TLS trust for the cluster; never logged.
+    SEARCH_USERNAME: str = os.environ.get("SEARCH_USERNAME", "")
+    SEARCH_PASSWORD: str = os.environ.get("SEARCH_PASSWORD", "")
+    SEARCH_API_KEY: str = os.environ.get("SEARCH_API_KEY", "")
+    SEARCH_CA_CERTS: str = os.environ.get("SEARCH_CA_CERTS", "")
+    SEARCH_VERIFY_CERTS: str = os.environ.get("SEARCH_VERIFY_CERTS", "true")
+    # Keep writing the embedded index beside an external cluster, so search keeps
+    # working while the cluster is down (false saves that write; then nothing stands in).
+    SEARCH_EMBEDDED_INDEX: bool = os.environ.get("SEARCH_EMBEDDED_INDEX", "true").lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
+    # Seconds between attempts to reach a cluster that was unreachable or unidentified.
+    SEARCH_RETRY_SECONDS: float = _env_float("SEARCH_RETRY_SECONDS", 15.0)
     # Query cost limits: a longer query, or one with more clauses (leaves; a term that
     # reads as a number counts twice) or wildcard terms, is refused (REST 400).
     SEARCH_MAX_LENGTH: int = _env_int("SEARCH_MAX_LENGTH", 4000)

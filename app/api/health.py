@@ -1,4 +1,4 @@
-"""Health: is the service up, and can it reach its database and Redis."""
+"""Health: is the service up, can it reach its database and Redis, and how it searches."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.broker.connection import get_redis
 from app.events import get_registry
 from app.extensions import db
+from app.usecases import dashboard
 
 bp = Blueprint("health", __name__)
 
@@ -27,7 +28,11 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """200 when the database and Redis answer, 503 naming what does not."""
+    """200 when the database and Redis answer, 503 naming what does not.
+
+    ``search`` names the engines and why the external one cannot answer now; it is
+    informative only: the embedded index stands in, and delivery does not depend on
+    search, so it never makes this a 503 (a load balancer would drop a healthy node)."""
     checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -42,4 +47,7 @@ def healthz() -> ResponseReturnValue:
     except RedisError as exc:
         checks["redis"] = f"unreachable: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if healthy else "degraded", **checks), 200 if healthy else 503
+    status = "ok" if healthy else "degraded"
+    return jsonify(
+        status=status, search=dashboard.search_status(), **checks
+    ), 200 if healthy else 503

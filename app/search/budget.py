@@ -2,7 +2,7 @@
 
 A caller opens ``deadline(seconds)`` around its searches; every backend reads
 ``current()`` and makes its database or cluster stop at that moment (``sql.budget``
-for SQLite and PostgreSQL, ``elasticsearch`` for Elasticsearch). Deadlines nest: an
+for SQLite and PostgreSQL, ``external`` for a cluster). Deadlines nest: an
 inner one never extends an outer one, so a dashboard page can give its page and its
 count one budget together, and the bulk-replay count its many batches. The deadline
 lives in a context variable, so each request or thread has its own.
@@ -76,5 +76,23 @@ def deadline(seconds: float | None) -> Iterator[Deadline | None]:
     token = _current.set(Deadline(time.monotonic() + seconds, seconds))
     try:
         yield _current.get()
+    finally:
+        _current.reset(token)
+
+
+@contextmanager
+def restart(seconds: float | None = None) -> Iterator[Deadline | None]:
+    """A new deadline, ``seconds`` (default: the current budget's) from now, replacing the
+    enclosing one: for a second engine that answers after the first used the budget up.
+    With neither, searches in the block have no limit, as outside it."""
+    outer = _current.get()
+    if seconds is None:
+        seconds = outer.seconds if outer is not None else None
+    if seconds is not None and seconds <= 0:
+        raise ValueError(f"a search time budget must be positive, got {seconds!r}")
+    fresh = None if seconds is None else Deadline(time.monotonic() + seconds, seconds)
+    token = _current.set(fresh)
+    try:
+        yield fresh
     finally:
         _current.reset(token)

@@ -12,11 +12,11 @@ from app import settings
 from app.models import DeliveryLog
 from app.search.backend import LogDocument
 from app.search.documents import documents_for
-from app.search.registry import backends, get_backend, init_app
+from app.search.registry import get_backend, get_engines, init_app
 
 __all__ = [
-    "backends",
     "get_backend",
+    "get_engines",
     "index_documents",
     "index_logs",
     "init_app",
@@ -31,10 +31,11 @@ def indexing_enabled() -> bool:
 def index_logs(rows: Sequence[DeliveryLog]) -> None:
     """Index flushed log rows in the current transaction, unless indexing is disabled."""
     if rows and indexing_enabled():
-        get_backend().index(documents_for(rows))
+        index_documents(documents_for(rows), True)
 
 
 def index_documents(documents: Sequence[LogDocument], enabled: bool) -> None:
     """Index documents a caller built itself, in the current transaction, if ``enabled``."""
     if documents and enabled:
-        get_backend().index(documents)
+        for backend in get_engines().writers:  # the embedded index, the cluster's outbox
+            backend.index(documents)

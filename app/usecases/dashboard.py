@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue
@@ -19,6 +20,7 @@ from app.delivery.queues import RETRY_QUEUE, TRIGGER_QUEUE, pending_publications
 from app.extensions import db
 from app.models import DeadLetter, DeliveryLog, Subscription
 from app.models.types import utcnow
+from app.search.indexing import get_engines
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,20 @@ def queue_depths() -> dict[str, int | None]:
         return {"trigger": waiting, "retry": retry.count, "scheduled": scheduled}
     except (RedisError, OSError):
         return {"trigger": None, "retry": None, "scheduled": None}
+
+
+def search_status() -> dict[str, Any]:
+    """The search engines: whether the embedded index is kept, and the external
+    cluster's URL, engine and version, and why it cannot answer now, if it cannot."""
+    engines = get_engines()
+    found: dict[str, Any] = {"embedded": engines.embedded is not None}
+    if engines.external is not None:
+        cluster = engines.external.status()
+        problem = cluster.problem or engines.recent_outage()
+        found["external"] = {
+            "url": cluster.url,
+            "engine": cluster.engine,
+            "status": "unavailable" if problem else "ok",
+            "problem": problem,
+        }
+    return found

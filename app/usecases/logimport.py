@@ -51,8 +51,8 @@ def import_logs(
     """
     result = ImportResult()
     known = set(db.session.scalars(select(Subscription.subscription_id)))
-    backend = indexing.get_backend() if indexing.indexing_enabled() else None
-    sql_index = backend is not None and backend.name == "sql"
+    engines = indexing.get_engines() if indexing.indexing_enabled() else None
+    sql_index = engines is not None and engines.embedded is not None
     if workers is None:
         workers = (os.cpu_count() or 1) if _size(stream) > PARALLEL_BYTES else 0
     uncommitted = 0
@@ -63,7 +63,7 @@ def import_logs(
             result.subscriptions += _ensure_subscriptions(parsed.events, known)
             db.session.flush()  # placeholder subscriptions first: the rows reference them
             insert_rows(db.session(), DeliveryLog.__table__, parsed.columns, parsed.values)
-            _index(backend, parsed)
+            _index(engines, parsed)
             uncommitted += len(parsed.values)
             if uncommitted >= batch_size:
                 db.session.commit()
@@ -83,14 +83,16 @@ def _size(stream: IO[str]) -> int:
         return 0
 
 
-def _index(backend: Any, parsed: Parsed) -> None:
-    """Index the batch in its transaction: prepared rows for SQL, documents otherwise."""
-    if backend is None:
+def _index(engines: Any, parsed: Parsed) -> None:
+    """Index the batch in its transaction: prepared rows for the embedded index, and
+    outbox rows for the external cluster (it reads the log rows when it flushes)."""
+    if engines is None:
         return
     if parsed.index_rows is not None:
-        backend.store(parsed.index_rows)
-    else:
-        backend.index(parsed.documents)
+        engines.embedded.store(parsed.index_rows)
+    if engines.external is not None:
+        events = parsed.events
+        engines.external.queue((row[0], events[row[2]]) for row in parsed.values)
 
 
 def _ensure_subscriptions(events: dict[int, str], known: set[int]) -> int:

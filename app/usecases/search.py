@@ -27,10 +27,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import DeliveryLog, Subscription
 from app.search import budget
-from app.search.backend import ParsedQuery
+from app.search.backend import ParsedQuery, SearchUnavailable
 from app.search.budget import SearchTimeout
 from app.search.cost import CostLimits, QueryTooCostly, check_cost, check_length
-from app.search.indexing import get_backend
+from app.search.failover import Searcher
 from app.search.lucene.ast import Bool, MatchAll, Query, QuerySyntaxError, Range
 from app.search.lucene.datemath import date_bound
 from app.search.lucene.parser import parse
@@ -42,6 +42,8 @@ __all__ = [
     "QueryTooCostly",
     "SearchPage",
     "SearchTimeout",
+    "SearchUnavailable",
+    "Searcher",
     "count",
     "iter_all",
     "search",
@@ -63,11 +65,14 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page: the log_ids, their rows (newest first), and the cursor of the next page."""
+    """One page: the log_ids, their rows (newest first), the cursor of the next page, and
+    which engine answered, with why when the embedded index stood in for the cluster."""
 
     ids: list[int]
     rows: list[Hit]
     next_cursor: str | None
+    engine: str = ""
+    notice: str | None = None
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -96,31 +101,39 @@ def time_budget(seconds: float | None = None) -> AbstractContextManager[object]:
     return budget.deadline(seconds or current_app.config["SEARCH_TIMEOUT"])
 
 
-def search(text: str, page_size: int = 50, cursor: str | None = None) -> SearchPage:
+def search(
+    text: str, page_size: int = 50, cursor: str | None = None, searcher: Searcher | None = None
+) -> SearchPage:
     """One page of matches, newest first, after ``cursor`` (None: the first page).
 
     Within ``SEARCH_TIMEOUT`` (or an enclosing ``time_budget``), else SearchTimeout.
+    ``searcher`` (default: a new one, external cluster first) picks the engine; pass
+    the same one to ``count`` so a page and its total come from one engine.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, got {page_size}")
     query = parse_query(text)
+    searcher = searcher or Searcher()
     with time_budget():
-        found = get_backend().search(query, page_size + 1, _decode(cursor))
+        found = searcher.search(query, page_size + 1, _decode(cursor))
         ids = found[:page_size]
         next_cursor = _encode(ids[-1]) if len(found) > page_size else None
-        return SearchPage(ids, _hits(ids), next_cursor)
+        return SearchPage(ids, _hits(ids), next_cursor, searcher.engine, searcher.notice)
 
 
-def iter_all(text: str, batch: int = 1000, seconds: float | None = None) -> Iterator[Hit]:
+def iter_all(
+    text: str, batch: int = 1000, seconds: float | None = None, searcher: Searcher | None = None
+) -> Iterator[Hit]:
     """Every match, newest first, ``batch`` rows at a time (CSV export, bulk replay).
 
     Each batch must come within ``seconds`` (default ``SEARCH_EXPORT_TIMEOUT``, or less
     inside a ``time_budget``), else SearchTimeout; the whole has no limit, since its
-    rows go out as they are found.
+    rows go out as they are found. If the cluster fails part-way, the embedded index
+    goes on from the same log_id (``searcher.notice`` says so).
     """
     query = parse_query(text)
     seconds = seconds or current_app.config["SEARCH_EXPORT_TIMEOUT"]
-    backend, before = get_backend(), None
+    backend, before = searcher or Searcher(), None
     while True:
         with budget.deadline(seconds):  # closed before yielding: see budget.deadline
             ids = backend.search(query, batch, before)
@@ -131,11 +144,11 @@ def iter_all(text: str, batch: int = 1000, seconds: float | None = None) -> Iter
         before = ids[-1]
 
 
-def count(text: str) -> int:
+def count(text: str, searcher: Searcher | None = None) -> int:
     """How many log rows match, within ``SEARCH_TIMEOUT`` (or an enclosing ``time_budget``)."""
     query = parse_query(text)
     with time_budget():
-        return get_backend().count(query)
+        return (searcher or Searcher()).count(query)
 
 
 def _hits(ids: list[int]) -> list[Hit]:

@@ -82,7 +82,7 @@ def store(docs: list[LogDocument]) -> None:
     index_logs(rows)
     db.session.commit()
     backend = get_backend()
-    if backend.name == "elasticsearch":
+    if backend.name == "external":
         while backend.flush_outbox().indexed:  # type: ignore[attr-defined]
             pass
         backend.refresh()  # type: ignore[attr-defined]

@@ -35,4 +35,5 @@ class HomeView(SecuredIndexView):
             gridlines=chart.gridlines(),
             chart=chart,
             failing=dashboard.failing_endpoints(since, FAILING_SHOWN),
+            search=dashboard.search_status(),
         )

@@ -12,6 +12,7 @@ from app.admin.paging import page_size, pager
 from app.admin.views.base import SecuredView
 from app.delivery import queues
 from app.models.types import utcnow
+from app.search.failover import CHOICES
 from app.search.lucene.ast import QuerySyntaxError
 from app.usecases import export, replay, search
 
@@ -41,15 +42,23 @@ class LogsView(LogScreen):
     @expose("/")
     def index(self) -> ResponseReturnValue:
         """The page and its count share one time budget (``SEARCH_TIMEOUT``): a page that
-        runs out of it is the error box; a count that does, a page shown uncounted."""
+        runs out of it is the error box; a count that does, a page shown uncounted.
+
+        ``engine`` (auto, external, embedded) picks the search engine; auto answers from
+        the embedded index while the external cluster is unavailable, and says so."""
         q, size = request.args.get("q", ""), page_size(request.args.get("size"))
+        choice = request.args.get("engine", "auto")
+        searcher = search.Searcher(choice if choice in CHOICES else "auto")  # type: ignore[arg-type]
         context = {"q": q, "size": size, "can_replay": self.allowed("logs_replay")}
+        context |= {"searcher": searcher, "engines": searcher.engines}
         try:
             with search.time_budget():
-                page = search.search(q, size, request.args.get("cursor") or None)
-                total, uncounted = _count(q)
+                page = search.search(q, size, request.args.get("cursor") or None, searcher)
+                total, uncounted = _count(q, searcher)
         except QuerySyntaxError as exc:  # syntax, the cost limits, or the time budget
             return self.render("admin/logs/grid.html", error=exc, **context)
+        except search.SearchUnavailable as exc:  # and nothing can stand in for it
+            return self.render("admin/logs/grid.html", unavailable=exc, **context)
         except search.CursorError:
             flash("That page link is no longer valid: showing the newest attempts.", "warning")
             return redirect(url_for(".index", q=q, size=size))
@@ -64,7 +73,7 @@ class LogsView(LogScreen):
         q = request.args.get("q", "")
         try:
             lines = export.csv_lines(q)
-        except QuerySyntaxError as exc:
+        except (QuerySyntaxError, search.SearchUnavailable) as exc:
             flash(f"Nothing exported: {_why(exc)}", "error")
             return redirect(url_for(".index", q=q))
         name = f"async-event-logs-{utcnow():%Y%m%d-%H%M%S}.csv"
@@ -86,7 +95,7 @@ class LogsView(LogScreen):
                 return redirect(url_for(".index", q=q))
             with search.time_budget():  # one budget for the count's every batch
                 count = replay.count_matching(q)
-        except QuerySyntaxError as exc:
+        except (QuerySyntaxError, search.SearchUnavailable) as exc:
             flash(f"Nothing replayed: {_why(exc)}", "error")
             return redirect(url_for(".index", q=q))
         return self.render("admin/logs/replay_confirm.html", q=q, count=count)
@@ -101,16 +110,18 @@ def _replay(q: str, count: int) -> tuple[str, str]:
     return "Nothing replayed: the job queue (Redis) is unreachable. Try again shortly.", "error"
 
 
-def _count(q: str) -> tuple[int | None, search.SearchTimeout | None]:
+def _count(q: str, searcher: search.Searcher) -> tuple[int | None, search.SearchTimeout | None]:
     """The number of matches, or None and why when counting ran out of time."""
     try:
-        return search.count(q), None
+        return search.count(q, searcher), None
     except search.SearchTimeout as exc:
         return None, exc
 
 
-def _why(exc: QuerySyntaxError) -> str:
+def _why(exc: QuerySyntaxError | search.SearchUnavailable) -> str:
     """Why a query could not be run, as a sentence for a flash message."""
+    if isinstance(exc, search.SearchUnavailable):
+        return str(exc)[:1].upper() + str(exc)[1:] + "."
     if isinstance(exc, search.QueryTooCostly | search.SearchTimeout):
         return exc.message[:1].upper() + exc.message[1:] + "."
     return f"the query is not valid. {exc}"

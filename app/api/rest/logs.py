@@ -35,10 +35,15 @@ class LogEntry(BaseModel):
 
 
 class LogPage(BaseModel):
-    """A page of matching attempts, newest first; pass ``next_cursor`` back for the next."""
+    """A page of matching attempts, newest first; pass ``next_cursor`` back for the next.
+
+    ``search_engine`` says which engine answered; ``search_notice`` says why, when the
+    embedded index answered because the external cluster was unavailable."""
 
     items: list[LogEntry]
     next_cursor: str | None
+    search_engine: str = ""
+    search_notice: str | None = None
 
 
 class LogQuery(BaseModel):
@@ -137,7 +142,12 @@ def register(api: RestApi) -> None:
         except (QuerySyntaxError, search.CursorError) as exc:
             raise refused(exc) from None
         items = [entry(hit.log, hit.event_name) for hit in page.rows]
-        return LogPage(items=items, next_cursor=page.next_cursor)
+        return LogPage(
+            items=items,
+            next_cursor=page.next_cursor,
+            search_engine=page.engine,
+            search_notice=page.notice,
+        )
 
     @api.operation(
         "GET",

@@ -45,7 +45,7 @@ def cluster(prefix: str) -> Iterator[tuple[str, FakeElasticsearch | None]]:
         yield server.url, server
     finally:
         server.stop()
-    assert server.violations == []
+    assert server.violations == [], server.violations
 
 
 class FakeElasticsearch:
@@ -108,7 +108,7 @@ class FakeElasticsearch:
             self.requests.append(f"{method} {url.path}")
             if self.unavailable:
                 return 503, _error(503, "master_not_discovered_exception", "fake is unavailable")
-            if COMPAT not in headers.get("accept", ""):
+            if url.path != "/" and COMPAT not in headers.get("accept", ""):
                 self.violate(f"Accept {headers.get('accept')!r} lacks {COMPAT}")
             if raw and COMPAT not in headers.get("content-type", ""):
                 self.violate(f"Content-Type {headers.get('content-type')!r} lacks {COMPAT}")

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import DeliveryLog, SearchOutbox, Subscription
 from app.search.backend import ParsedQuery
-from app.search.elasticsearch import outbox as es_outbox
-from app.search.elasticsearch.backend import ElasticsearchBackend
-from app.search.indexing import get_backend
+from app.search.external import indices as es_indices
+from app.search.external import outbox as es_outbox
+from app.search.external.backend import ExternalBackend
+from app.search.indexing import get_backend, index_documents
 from app.search.lucene import parser as lucene
 from app.usecases import subscriptions
 from tests.search.elasticsearch.fake_elasticsearch import REAL_CLUSTER, FakeElasticsearch, cluster
@@ -49,18 +50,22 @@ def config(config: dict, elasticsearch: tuple[str, object], prefix: str) -> dict
 
 
 @pytest.fixture
-def es(ctx) -> Iterator[ElasticsearchBackend]:
+def es(ctx) -> Iterator[ExternalBackend]:
     backend = get_backend()
-    assert isinstance(backend, ElasticsearchBackend)
+    assert isinstance(backend, ExternalBackend)
     yield backend
     db.session.rollback()
-    backend.delete_indices()  # a real cluster outlives the test
+    if fake_of(backend) is None:
+        backend.delete_indices()  # a real cluster outlives the test; a fake is dropped
 
 
-def seed(
-    es: ElasticsearchBackend, payloads: list[object], event: str = "example.event"
-) -> list[int]:
-    """Log rows with these payloads, queued for indexing in their own transaction."""
+def fake_of(backend: ExternalBackend) -> object | None:
+    """The fake behind ``backend``, None for a real cluster (tests flip the fake's switches)."""
+    return None if REAL_CLUSTER else backend
+
+
+def seed(es: ExternalBackend, payloads: list[object], event: str = "example.event") -> list[int]:
+    """Log rows with these payloads, indexed as deliveries are, in their own transaction."""
     sub = db.session.scalar(select(Subscription).where(Subscription.event_name == event))
     sub = sub or subscriptions.create(event, "http://x.test/hook", "token")
     rows = [
@@ -75,24 +80,25 @@ def seed(
     ]
     db.session.add_all(rows)
     db.session.flush()
-    es.index(list(es_outbox.documents([r.log_id for r in rows]).values()))
+    documents = list(es_outbox.documents([r.log_id for r in rows]).values())
+    index_documents(documents, True)  # the embedded index, and the cluster's outbox
     db.session.commit()
     return [row.log_id for row in rows]
 
 
-def settle(es: ElasticsearchBackend) -> None:
+def settle(es: ExternalBackend) -> None:
     """Flush the outbox completely and make it searchable."""
     while es.flush_outbox().indexed:
         pass
     es.refresh()
 
 
-def find(es: ElasticsearchBackend, text: str, limit: int = 10000, before: int | None = None):
+def find(es: ExternalBackend, text: str, limit: int = 10000, before: int | None = None):
     return es.search(ParsedQuery(text, lucene.parse(text)), limit, before)
 
 
-def layout(es: ElasticsearchBackend) -> dict[str, list[str]]:
-    found = es.client.indices.get_alias(index=es.pattern, expand_wildcards="all").body
+def layout(es: ExternalBackend) -> dict[str, list[str]]:
+    found = es_indices.aliases(es.rest, es.prefix)
     return {name: sorted(entry["aliases"]) for name, entry in found.items()}
 
 

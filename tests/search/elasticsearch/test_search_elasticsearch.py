@@ -21,8 +21,9 @@ from app.delivery.housekeeping import Housekeeper
 from app.extensions import db
 from app.models import DeliveryLog, SearchOutbox
 from app.search.backend import ParsedQuery
-from app.search.elasticsearch import outbox as es_outbox
-from app.search.elasticsearch.backend import ElasticsearchBackend, FlushResult, SearchUnavailable
+from app.search.external import outbox as es_outbox
+from app.search.external.backend import ExternalBackend, FlushResult, SearchUnavailable
+from app.search.external.config import ClusterConfig
 from app.search.lucene import parser as lucene
 from app.usecases import subscriptions
 from jobs.search import flush_search_outbox
@@ -65,7 +66,7 @@ def test_flush_indexes_the_outbox_into_the_event_alias_and_empties_it(es, prefix
     assert find(es, "*") == ids[::-1]
     assert find(es, "data.data.first_name:REY") == [ids[0]]
     assert find(es, "data.data.sku:5 OR data.data.sku:[6 TO 8]") == ids[::-1]
-    mapping = es.client.indices.get_mapping(index=alias).body
+    mapping = es.rest.request("GET", f"/{alias}/_mapping")
     (properties,) = (m["mappings"]["properties"] for m in mapping.values())
     assert properties["created"]["type"] == "date"
     assert properties["uuid"] == properties["event_name"]
@@ -87,7 +88,8 @@ def test_rows_wait_out_an_outage_and_are_indexed_once_it_is_back(es, prefix):
     ids = seed(es, [{"n": 1}, {"n": 2}, {"n": 3}])
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
-        down = ElasticsearchBackend(f"http://127.0.0.1:{probe.getsockname()[1]}", prefix)
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        down = ExternalBackend(ClusterConfig(url, "ELASTICSEARCH_URL"), prefix)
     with pytest.raises(SearchUnavailable):
         down.flush_outbox()
     assert waiting() == [(i, 0, None) for i in ids]  # an outage is not the rows' fault

@@ -20,10 +20,10 @@ import hypothesis
 from app.extensions import db
 from app.models import DeliveryLog, Subscription
 from app.search.backend import ParsedQuery
-from app.search.elasticsearch import indices as es_indices
-from app.search.elasticsearch import outbox as es_outbox
-from app.search.elasticsearch import query as es_query
-from app.search.elasticsearch.backend import ElasticsearchBackend, FlushResult
+from app.search.external import indices as es_indices
+from app.search.external import outbox as es_outbox
+from app.search.external import query as es_query
+from app.search.external.backend import ExternalBackend, FlushResult
 from app.search.lucene import parser as lucene
 from app.search.lucene.ast import QuerySyntaxError
 from tests.search.elasticsearch import fake_es_support as support
@@ -57,7 +57,7 @@ def test_rows_of_an_event_being_rebuilt_wait_for_the_swap(es, prefix, runner):
     first = seed(es, [{"n": 1}])
     settle(es)
     alias = f"{prefix}_async_event_example.event"
-    es_indices.create(es.client, f"{alias}_v2")  # a rebuild at work, or one that died
+    es_indices.create(es.rest, f"{alias}_v2")  # a rebuild at work, or one that died
     second = seed(es, [{"n": 2}])
     assert es.flush_outbox() == FlushResult(held=1)  # v1 is about to be replaced
     assert [row[0] for row in waiting()] == second
@@ -89,7 +89,7 @@ def test_public_queries_return_what_real_lucene_returns(es):
         assert find(es, case["q"]) == case["ids"], case["q"]
 
 
-def load_corpus(es: ElasticsearchBackend) -> None:
+def load_corpus(es: ExternalBackend) -> None:
     """``gen_corpus.py 3000 7`` as log rows and subscriptions, queued for indexing."""
     script = shared_dir() / "search" / "gen_corpus.py"
     out = subprocess.run([sys.executable, script, "3000", "7"], capture_output=True, check=True)

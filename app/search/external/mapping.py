@@ -1,4 +1,4 @@
-"""The Elasticsearch index of delivery logs: names, settings, the explicit mapping, documents.
+"""The external index of delivery logs: names, settings, the explicit mapping, documents.
 
 How the mapping implements the contract (shared/search/SEARCH.md), with ``query``:
 
@@ -30,7 +30,8 @@ Known limits against the contract:
   backends answer alike, where Lucene's own term limit would allow 8191.
 - ``num`` reads strings as Java's Double.parseDouble, documents as Python's ``float``:
   they disagree on rare spellings (``1_000``, ``5d``, ``0x1p3``).
-- Beyond ``FIELD_LIMIT`` distinct paths per index, new paths are not searchable.
+- Beyond ``FIELD_LIMIT`` distinct paths per index, new paths are not searchable
+  (Elasticsearch 8.13 and later); older engines reject such a document instead.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from typing import Any
 
 from app.search.backend import LogDocument
 from app.search.documents import KEYWORD_LIMIT
+from app.search.external.engines import Engine
 
 FIELD_LIMIT = 5000
 CREATED_FORMAT = "yyyy-MM-dd HH:mm:ss"
@@ -73,16 +75,16 @@ def parse_version(prefix: str, index: str) -> tuple[str, int] | None:
     return (match.group(1), int(match.group(2))) if match else None
 
 
-def index_settings() -> dict[str, Any]:
-    """Settings of every concrete index."""
+def index_settings(engine: Engine) -> dict[str, Any]:
+    """Settings of every concrete index, as far as ``engine`` knows them (see ``engines``)."""
+    total_fields: dict[str, Any] = {"limit": FIELD_LIMIT}
+    if engine.drops_fields_beyond_limit:
+        total_fields["ignore_dynamic_beyond_limit"] = True
     return {
         "index": {
             "hidden": True,
             "number_of_shards": 1,
-            "mapping": {
-                "total_fields": {"limit": FIELD_LIMIT, "ignore_dynamic_beyond_limit": True},
-                "depth": {"limit": 50},
-            },
+            "mapping": {"total_fields": total_fields, "depth": {"limit": 50}},
         }
     }
 

@@ -1,9 +1,9 @@
-"""The database side of Elasticsearch indexing: the outbox, and log rows as documents.
+"""The database side of external indexing: the outbox, and log rows as documents.
 
-No log row is ever lost to an Elasticsearch outage: ``enqueue`` writes an outbox row
+No log row is ever lost to a cluster outage: ``enqueue`` writes an outbox row
 in the very transaction that writes the log row, so both commit or neither does. An
-outbox row is deleted (``acknowledge``) only after Elasticsearch acknowledged its
-document; a document Elasticsearch rejects stays, with ``attempts`` and the error
+outbox row is deleted (``acknowledge``) only after the cluster acknowledged its
+document; a document the cluster rejects stays, with ``attempts`` and the error
 (``reject``), and is tried again after the fresh rows. An outage touches no row.
 """
 
@@ -32,9 +32,10 @@ class Pending:
     document: LogDocument | None
 
 
-def enqueue(documents: Sequence[LogDocument]) -> None:
-    """Queue documents in the current transaction; the caller commits it with the logs."""
-    db.session.add_all(SearchOutbox(log_id=d.log_id, event_name=d.event_name) for d in documents)
+def enqueue(rows: Iterable[tuple[int, str]]) -> None:
+    """Queue ``(log_id, event_name)`` rows in the current transaction; the caller commits
+    it with the logs."""
+    db.session.add_all(SearchOutbox(log_id=log_id, event_name=name) for log_id, name in rows)
 
 
 def park(rejected: Sequence[tuple[LogDocument, str]]) -> None:

@@ -1,4 +1,4 @@
-"""Elasticsearch index lifecycle: which versions exist, creating them, swapping the alias.
+"""Index lifecycle on the cluster: which versions exist, creating them, swapping the alias.
 
 Each event has an alias ``{prefix}_async_event_{event}`` over one live concrete index
 ``…_v{N}``. A rebuild creates ``…_v{N+1}`` without the alias, fills it, then moves the
@@ -7,7 +7,7 @@ index or the new one, never both and never neither. While a version newer than t
 one exists without the alias, that event is ``building``: ``flush`` holds its rows
 until the swap, because anything written to the old index then would be deleted with it
 (and the rebuild reads the database only after creating the new version, so it sees
-every row flushed before).
+every row flushed before). These requests are the same on every supported engine.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
-from elasticsearch import BadRequestError, Elasticsearch
+from app.search.external import mapping as es_mapping
+from app.search.external.transport import ClusterError, Rest
 
-from app.search.elasticsearch import mapping as es_mapping
+EVERY_INDEX = {"expand_wildcards": "all"}  # hidden concrete indices included
 
 
 @dataclass
@@ -41,13 +43,21 @@ class Layout:
         return max(self.versions, default=0) + 1
 
 
-def layouts(client: Elasticsearch, prefix: str, keys: Iterable[str]) -> dict[str, Layout]:
-    """The layout of each key, from one request over every index of ours, hidden ones too."""
+def path(*names: str) -> str:
+    """A URL path of index names (event names may hold characters a URL reserves)."""
+    return "/" + "/".join(quote(name, safe="*,_") for name in names)
+
+
+def aliases(rest: Rest, prefix: str) -> dict[str, Any]:
+    """``{index: {"aliases": {...}}}`` for every index of ours, hidden ones too."""
+    pattern = es_mapping.search_pattern(prefix)
+    return rest.request("GET", path(pattern, "_alias"), params=EVERY_INDEX) or {}
+
+
+def layouts(rest: Rest, prefix: str, keys: Iterable[str]) -> dict[str, Layout]:
+    """The layout of each key, from one request over every index of ours."""
     found = {key: Layout(es_mapping.alias_name(prefix, key)) for key in keys}
-    response = client.indices.get_alias(
-        index=es_mapping.search_pattern(prefix), expand_wildcards="all"
-    )
-    for index, entry in response.body.items():
+    for index, entry in aliases(rest, prefix).items():
         parsed = es_mapping.parse_version(prefix, index)
         if parsed is None or parsed[0] not in found:
             continue
@@ -58,49 +68,48 @@ def layouts(client: Elasticsearch, prefix: str, keys: Iterable[str]) -> dict[str
     return found
 
 
-def create(client: Elasticsearch, name: str, alias: str | None = None) -> None:
+def create(rest: Rest, name: str, alias: str | None = None) -> None:
     """Create a versioned index with our settings and mapping, with ``alias`` if given.
 
     Two workers may create the first index of an event at once; the loser finds it made.
     """
-    body: dict[str, Any] = {"settings": es_mapping.index_settings()}
+    body: dict[str, Any] = {"settings": es_mapping.index_settings(rest.engine)}
     body["mappings"] = es_mapping.mappings()
     if alias is not None:
         body["aliases"] = {alias: {}}
     try:
-        client.indices.create(index=name, **body)
-    except BadRequestError as exc:
-        if exc.error != "resource_already_exists_exception":
+        rest.request("PUT", path(name), body=body)
+    except ClusterError as exc:
+        if exc.kind != "resource_already_exists_exception":
             raise
 
 
-def swap(client: Elasticsearch, layout: Layout, new: str) -> list[str]:
+def swap(rest: Rest, layout: Layout, new: str) -> list[str]:
     """Point the alias at ``new`` and delete every other version, atomically; return those."""
     old = [name for name in layout.versions.values() if name != new]
     actions: list[dict[str, Any]] = [{"add": {"index": new, "alias": layout.alias}}]
     actions += [{"remove_index": {"index": name}} for name in old]
-    client.indices.update_aliases(actions=actions)
+    rest.request("POST", "/_aliases", body={"actions": actions})
     return old
 
 
-def delete(client: Elasticsearch, names: Iterable[str]) -> None:
+def delete(rest: Rest, names: Iterable[str]) -> None:
     """Delete concrete indices (leftovers of an interrupted rebuild)."""
     names = list(names)
     if names:
-        client.indices.delete(index=",".join(names))
+        rest.request("DELETE", path(",".join(names)))
 
 
-def bulk(
-    client: Elasticsearch, operations: list[dict[str, Any]], require_alias: bool
-) -> list[str | None]:
+def bulk(rest: Rest, operations: list[dict[str, Any]], require_alias: bool) -> list[str | None]:
     """Send a bulk request; per action, None if acknowledged or the error text.
 
     Deleting a document that is already gone counts as acknowledged.
     """
     if not operations:
         return []
-    response = client.bulk(operations=operations, require_alias=require_alias)
-    return [_item_error(item) for item in response.body["items"]]
+    params = {"require_alias": "true" if require_alias else "false"}
+    response = rest.request("POST", "/_bulk", params=params, lines=operations)
+    return [_item_error(item) for item in response["items"]]
 
 
 def _item_error(item: dict[str, Any]) -> str | None:
