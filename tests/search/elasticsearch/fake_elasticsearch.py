@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import urllib3
+
 from tests.search.elasticsearch import fake_es_media as media
 from tests.search.elasticsearch.fake_es_cluster import Cluster, FakeError
 from tests.search.elasticsearch.fake_es_engines import OPENSEARCH, PROFILES
@@ -60,6 +62,22 @@ def cluster(
     assert server.violations == []
 
 
+def real_engine(url: str) -> str | None:
+    """The profile name (``opensearch-2``…) of the cluster at ``url``, None if it does not
+    answer its root endpoint as one of ours would."""
+    parts = urlsplit(url)
+    headers = {"Accept": "application/json"}
+    if parts.username:  # credentials in the URL, as a shop may configure them
+        user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers |= urllib3.make_headers(basic_auth=user)
+    try:
+        answer = urllib3.request("GET", url, headers=headers, timeout=5)
+        version = answer.json()["version"]
+        return f"{version.get('distribution', 'elasticsearch')}-{version['number'].split('.')[0]}"
+    except (urllib3.exceptions.HTTPError, ValueError, KeyError, TypeError):
+        return None
+
+
 class FakeElasticsearch:
     """One fake cluster for indices named ``{prefix}_async_event_*``."""
 
@@ -73,6 +91,8 @@ class FakeElasticsearch:
         if engine not in PROFILES:
             raise ValueError(f"engine {engine!r} is not one of {sorted(PROFILES)}")
         self.prefix, self.engine, self.auth, self.tls = prefix, PROFILES[engine], auth, tls
+        if isinstance(auth, str) and self.engine.product == OPENSEARCH:
+            raise ValueError("OpenSearch's security plugin takes no ApiKey (see fake_es_replies)")
         self.cluster = Cluster()
         self.routes = Routes(self)
         self.violations: list[str] = []
