@@ -58,7 +58,8 @@ def test_health_reports_database_and_redis(app):
     client = app.test_client()
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "redis": "ok"}
+    search = {"embedded": True}  # no external cluster configured
+    assert response.json == {"status": "ok", "database": "ok", "redis": "ok", "search": search}
     assert "example.event" in client.get("/").json["events"]
 
 

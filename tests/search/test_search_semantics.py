@@ -25,9 +25,10 @@ from app.search.indexing import get_backend, index_logs
 from app.search.lucene.parser import parse
 from app.usecases import search
 from tests.search.elasticsearch.fake_elasticsearch import cluster
+from tests.search.elasticsearch.fake_es_engines import ENGINES as CLUSTERS
 from tests.search.lucene.lucene_cases import DOCS, SEMANTICS, document
 
-ENGINES = [("sqlite", "sql"), ("postgresql", "sql"), ("sqlite", "elasticsearch")]
+ENGINES = [("sqlite", "sql"), ("postgresql", "sql"), *(("sqlite", name) for name in CLUSTERS)]
 
 
 @pytest.fixture(params=ENGINES, ids=["-".join(engine) for engine in ENGINES])
@@ -46,19 +47,24 @@ def backend(engine: tuple[str, str], postgres_ok: bool) -> str:
 
 @pytest.fixture
 def config(config: dict, engine: tuple[str, str]) -> Iterator[dict]:
-    if engine[1] == "sql":
-        yield {**config, "ELASTICSEARCH_URL": ""}  # the SQL index, even beside a real cluster
+    if engine[1] == "sql":  # the SQL index, even beside a real cluster
+        yield {**config, "ELASTICSEARCH_URL": "", "OPENSEARCH_URL": ""}
         return
     prefix = f"test_{uuid.uuid4().hex[:10]}"
-    with cluster(prefix) as (url, _):
-        yield {**config, "ELASTICSEARCH_URL": url, "SEARCH_INDEX_PREFIX": prefix}
+    with cluster(prefix, engine[1]) as (url, _):
+        yield {
+            **config,
+            "ELASTICSEARCH_URL": url,
+            "OPENSEARCH_URL": "",
+            "SEARCH_INDEX_PREFIX": prefix,
+        }
 
 
 @pytest.fixture
 def searchable(ctx, engine: tuple[str, str]):
     """The app context; a real cluster's indices of this test are deleted afterwards."""
     yield ctx
-    if engine[1] == "elasticsearch":
+    if engine[1] != "sql":
         db.session.rollback()
         get_backend().delete_indices()  # type: ignore[attr-defined]
 

@@ -16,9 +16,10 @@ Supported: Elasticsearch 8 and 9, OpenSearch 2 and 3. What differs for us:
   it, a document that would pass the field limit is rejected instead of having its
   extra fields left unindexed (it stays in the outbox with the error).
   https://www.elastic.co/guide/en/elasticsearch/reference/8.13/mapping-settings-limit.html
-- Too many clauses. Elasticsearch 8.16 and later answer 400
-  ``too_many_nested_clauses``; earlier 8.x and OpenSearch answer 500 with the same
-  cause inside ``search_phase_execution_exception``. ``too_many_clauses`` covers both.
+- Too many clauses. Elasticsearch 8.16 and later answer 400; earlier 8.x and
+  OpenSearch answer 500 with a ``too_many_nested_clauses`` cause inside
+  ``search_phase_execution_exception`` (elastic/elasticsearch PRs #112678, #112952).
+  ``too_many_clauses`` reads every one of these as the query's cost.
 """
 
 from __future__ import annotations
@@ -78,5 +79,9 @@ class Engine:
 
 
 def too_many_clauses(status: int, body: object) -> bool:
-    """Whether an error answer is the cluster's clause limit (the query's cost)."""
-    return status in (400, 500) and "too_many" in str(body) and "clauses" in str(body)
+    """Whether an error answer is the cluster's clause limit (the query's cost): 400
+    ``too_many_nested_clauses`` or "too many clauses" (Elasticsearch 8.16+), 400 "too many
+    boolean clauses" (one boolean past the limit, at parse), 500 with a
+    ``too_many_nested_clauses`` cause (earlier Elasticsearch 8, OpenSearch)."""
+    text = str(body).lower().replace("_", " ")
+    return status in (400, 500) and "too many" in text and "clauses" in text

@@ -1,21 +1,27 @@
-"""A fake Elasticsearch 9 on 127.0.0.1 that the official client accepts, checking every request.
+"""A fake search cluster on 127.0.0.1, answering as one engine and checking every request.
 
-Elasticsearch cannot be installed here, so this is the one fake the house style allows
-(a boundary that cannot run locally). It is a real HTTP server on an ephemeral port,
-speaking the part of the REST API our backend uses; ``fake_es_cluster`` answers as
-Elasticsearch would and ``fake_es_checks`` says what a request must look like. Every
-departure is recorded in ``violations``, which the tests assert empty. ``stop()`` makes
-the port refuse connections and ``start()`` brings the same port back; ``unavailable``
-answers 503 instead, as a cluster without a master does. ``search_seconds`` makes each
-search take that much longer, as on a big index (``count_seconds`` each count, which
-tracks every hit); a search's ``timeout`` then stops it with partial hits and
-``timed_out: true``, as Elasticsearch does, unless ``honours_timeout`` is off (a
-cluster too busy to stop in time). A query of more than ``max_clause_count`` leaves is
-refused with Elasticsearch's 400. ``searches`` keeps every search body it was sent.
+Neither Elasticsearch nor OpenSearch can be installed here, so this is the one fake the
+house style allows (a boundary that cannot run locally). It is a real HTTP(S) server on
+an ephemeral port, speaking the part of the REST API our backend uses, as the engine
+named by ``engine`` (a profile of ``fake_es_engines``: Elasticsearch 8 or 9, OpenSearch
+2 or 3, or an unsupported release for the handshake). It answers with that engine's
+root body, headers, media-type refusals and error shapes; ``fake_es_cluster`` keeps
+the state and ``fake_es_checks`` / ``fake_es_media`` / ``fake_es_dialects`` say what a
+request must look like. Every departure, and every request the engine would refuse, is
+recorded in ``violations``, which the tests assert empty. ``auth`` requires basic
+credentials (a ``(user, password)`` pair) or an API key (the encoded string after
+``ApiKey``); ``tls`` serves HTTPS from a certificate signed by ``ca_certs``. ``stop()``
+makes the port refuse connections and ``start()`` brings the same port back;
+``unavailable`` answers 503, as a cluster without a master does. ``search_seconds``
+makes each search take that much longer (``count_seconds`` each count); a search's
+``timeout`` then stops it with partial hits and ``timed_out: true`` unless
+``honours_timeout`` is off. ``max_clause_count`` is the cluster's maxClauseCount.
+``searches`` keeps every search body it was sent.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -26,21 +32,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.search.elasticsearch.fake_es_cluster import Cluster, FakeError
-from tests.search.elasticsearch.fake_es_routes import Routes, Slow
+import urllib3
 
-COMPAT = "compatible-with=9"
-REAL_CLUSTER = os.environ.get("ELASTICSEARCH_URL", "")
+from tests.search.elasticsearch import fake_es_media as media
+from tests.search.elasticsearch.fake_es_cluster import Cluster, FakeError
+from tests.search.elasticsearch.fake_es_engines import OPENSEARCH, PROFILES
+from tests.search.elasticsearch.fake_es_replies import Reply, error, unauthorized
+from tests.search.elasticsearch.fake_es_routes import Routes, Slow
+from tests.search.elasticsearch.fake_es_tls import certificates
+
+REAL_CLUSTER = os.environ.get("ELASTICSEARCH_URL") or os.environ.get("OPENSEARCH_URL") or ""
 
 
 @contextmanager
-def cluster(prefix: str) -> Iterator[tuple[str, FakeElasticsearch | None]]:
-    """``(url, fake)`` for a test: the real cluster at ``ELASTICSEARCH_URL`` when that is
-    set (fake None), else a fake started here, which must end without violations."""
+def cluster(
+    prefix: str, engine: str = "elasticsearch-9", **options: Any
+) -> Iterator[tuple[str, FakeElasticsearch | None]]:
+    """``(url, fake)`` for a test: the real cluster at ``ELASTICSEARCH_URL`` or
+    ``OPENSEARCH_URL`` when set (fake None), else a fake of ``engine`` started here,
+    which must end without violations."""
     if REAL_CLUSTER:
         yield REAL_CLUSTER, None
         return
-    server = FakeElasticsearch(prefix).start()
+    server = FakeElasticsearch(prefix, engine, **options).start()
     try:
         yield server.url, server
     finally:
@@ -48,11 +62,37 @@ def cluster(prefix: str) -> Iterator[tuple[str, FakeElasticsearch | None]]:
     assert server.violations == [], server.violations
 
 
+def real_engine(url: str) -> str | None:
+    """The profile name (``opensearch-2``…) of the cluster at ``url``, None if it does not
+    answer its root endpoint as one of ours would."""
+    parts = urlsplit(url)
+    headers = {"Accept": "application/json"}
+    if parts.username:  # credentials in the URL, as a shop may configure them
+        user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers |= urllib3.make_headers(basic_auth=user)
+    try:
+        answer = urllib3.request("GET", url, headers=headers, timeout=5)
+        version = answer.json()["version"]
+        return f"{version.get('distribution', 'elasticsearch')}-{version['number'].split('.')[0]}"
+    except (urllib3.exceptions.HTTPError, ValueError, KeyError, TypeError):
+        return None
+
+
 class FakeElasticsearch:
     """One fake cluster for indices named ``{prefix}_async_event_*``."""
 
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
+    def __init__(
+        self,
+        prefix: str,
+        engine: str = "elasticsearch-9",
+        auth: tuple[str, str] | str | None = None,
+        tls: bool = False,
+    ) -> None:
+        if engine not in PROFILES:
+            raise ValueError(f"engine {engine!r} is not one of {sorted(PROFILES)}")
+        self.prefix, self.engine, self.auth, self.tls = prefix, PROFILES[engine], auth, tls
+        if isinstance(auth, str) and self.engine.product == OPENSEARCH:
+            raise ValueError("OpenSearch's security plugin takes no ApiKey (see fake_es_replies)")
         self.cluster = Cluster()
         self.routes = Routes(self)
         self.violations: list[str] = []
@@ -62,19 +102,29 @@ class FakeElasticsearch:
         self.count_seconds = 0.0
         self.searches: list[dict[str, Any]] = []
         self.honours_timeout = True
-        self.max_clause_count = 1024  # Elasticsearch's floor; it grows with the heap
+        self.max_clause_count = 1024  # the floor; Elasticsearch's grows with the heap
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
         """Where the client connects."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_certs(self) -> str:
+        """The PEM file of the CA that signed the HTTPS certificate."""
+        return str(certificates().ca)
 
     def start(self) -> FakeElasticsearch:
         """Listen (again, on the same port after ``stop``)."""
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        server = _Server(("127.0.0.1", self.port), _handler(self))
         server.daemon_threads = True
+        if self.tls:  # the handshake happens in the request's thread, on first read
+            context = certificates().server_context()
+            server.socket = context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.port = server.server_address[1]
         self._server = server
         serve = server.serve_forever
@@ -92,35 +142,58 @@ class FakeElasticsearch:
         """Record a request that was not as intended."""
         self.violations.append(f"{self.requests[-1] if self.requests else '?'}: {problem}")
 
-    def answer(self, method: str, target: str, headers: Any, raw: bytes) -> tuple[int, Any]:
-        """The status and JSON body for one request (after the time a slow search takes)."""
-        status, body = self._answer(method, target, headers, raw)
-        if isinstance(body, Slow):
-            time.sleep(max(0.0, body.at - time.monotonic()))
-            body = body.body
-        return status, body
+    def answer(self, method: str, target: str, headers: Any, raw: bytes) -> Reply:
+        """The answer to one request (after the time a slow search takes)."""
+        reply = self._answer(method, target, headers, raw)
+        if isinstance(reply.body, Slow):
+            time.sleep(max(0.0, reply.body.at - time.monotonic()))
+            reply.body = reply.body.body
+        return reply
 
-    def _answer(self, method: str, target: str, headers: Any, raw: bytes) -> tuple[int, Any]:
+    def _answer(self, method: str, target: str, headers: Any, raw: bytes) -> Reply:
         url = urlsplit(target)
         parts = [unquote(p) for p in url.path.split("/") if p]
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
         with self.cluster.lock:
             self.requests.append(f"{method} {url.path}")
+            if not self._authorized(headers.get("authorization")):
+                self.violate(f"refused by {self.engine.name}: credentials missing or wrong")
+                return unauthorized(self.engine, target, headers.get("authorization"))
+            refused = media.refusal(self.engine, headers, bool(raw))
+            if refused is not None:
+                self.violate(f"refused by {self.engine.name}: {json.dumps(refused.body)}")
+                return refused
+            for problem in media.client_problems(self.engine, parts, headers, bool(raw)):
+                self.violate(problem)
             if self.unavailable:
-                return 503, _error(503, "master_not_discovered_exception", "fake is unavailable")
-            if url.path != "/" and COMPAT not in headers.get("accept", ""):
-                self.violate(f"Accept {headers.get('accept')!r} lacks {COMPAT}")
-            if raw and COMPAT not in headers.get("content-type", ""):
-                self.violate(f"Content-Type {headers.get('content-type')!r} lacks {COMPAT}")
+                return Reply(503, self._no_master())
             try:
-                return 200, self.routes.dispatch(method, parts, params, raw)
+                return Reply(200, self.routes.dispatch(method, parts, params, raw))
             except FakeError as exc:
-                return exc.status, _error(exc.status, exc.kind, exc.reason)
+                body = exc.body or error(exc.status, exc.kind, exc.reason, exc.caused_by)
+                return Reply(exc.status, body)
+
+    def _authorized(self, header: str | None) -> bool:
+        if self.auth is None:
+            return True
+        if isinstance(self.auth, str):
+            return header == f"ApiKey {self.auth}"
+        wanted = base64.b64encode(":".join(self.auth).encode()).decode()
+        return header is not None and header.lower().startswith("basic ") and header[6:] == wanted
+
+    def _no_master(self) -> dict[str, Any]:
+        # OpenSearch 2.0 renamed "master" to "cluster manager", exceptions included
+        # (https://github.com/opensearch-project/OpenSearch/issues/472); the exact
+        # exception name on 2.x is from memory, not confirmed here.
+        kind = "master_not_discovered_exception"
+        if self.engine.product == OPENSEARCH and self.engine.major >= 2:
+            kind = "cluster_manager_not_discovered_exception"
+        return error(503, kind, "fake is unavailable")
 
 
-def _error(status: int, kind: str, reason: str) -> dict[str, Any]:
-    cause = {"type": kind, "reason": reason}
-    return {"error": {"root_cause": [cause], **cause}, "status": status}
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a client that refuses the certificate or hangs up is a test's business."""
 
 
 def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
@@ -129,13 +202,21 @@ def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length) if length else b""
-            status, body = fake.answer(self.command, self.path, self.headers, raw)
-            data = b"" if self.command == "HEAD" else json.dumps(body).encode()
+            reply = fake.answer(self.command, self.path, self.headers, raw)
+            if isinstance(reply.body, str):
+                kind, data = "text/plain; charset=UTF-8", reply.body.encode()
+            else:
+                kind = media.response_type(fake.engine, self.headers)
+                data = json.dumps(reply.body).encode()
+            data = b"" if self.command == "HEAD" else data
             # The client may have given up waiting (its request_timeout), as it should.
             with suppress(BrokenPipeError, ConnectionResetError):
-                self.send_response(status)
-                self.send_header("X-Elastic-Product", "Elasticsearch")
-                self.send_header("Content-Type", f"application/vnd.elasticsearch+json;{COMPAT}")
+                self.send_response(reply.status)
+                if fake.engine.sends_product_header and reply.authenticated:
+                    self.send_header("X-Elastic-Product", "Elasticsearch")
+                for name, value in reply.headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

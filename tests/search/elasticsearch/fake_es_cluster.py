@@ -25,11 +25,14 @@ from tests.search.lucene.lucene_eval import Index
 
 
 class FakeError(Exception):
-    """An Elasticsearch error response."""
+    """An error response: ``kind`` and ``reason`` (and a cause), or a whole ``body``."""
 
-    def __init__(self, status: int, kind: str, reason: str) -> None:
+    def __init__(
+        self, status: int, kind: str, reason: str, caused_by: dict | None = None, body: Any = None
+    ) -> None:
         super().__init__(reason)
         self.status, self.kind, self.reason = status, kind, reason
+        self.caused_by, self.body = caused_by, body
 
 
 @dataclass

@@ -9,20 +9,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.search.lucene import parser as lucene
-from app.search.lucene.ast import Bool, Query, QuerySyntaxError
+from app.search.lucene.ast import QuerySyntaxError
 from tests.search.elasticsearch import fake_es_checks as checks
+from tests.search.elasticsearch import fake_es_dialects as dialects
 from tests.search.elasticsearch.fake_es_cluster import FakeError
+from tests.search.elasticsearch.fake_es_replies import aliases_done
 
 if TYPE_CHECKING:
     from tests.search.elasticsearch.fake_elasticsearch import FakeElasticsearch
 
-INFO = {
-    "name": "fake-es",
-    "cluster_name": "fake",
-    "cluster_uuid": "fake-cluster",
-    "version": {"number": "9.1.0", "build_flavor": "default", "lucene_version": "10.2.2"},
-    "tagline": "You Know, for Search",
-}
 SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
 
 
@@ -39,14 +34,14 @@ class Routes:
     """Dispatch by method and path shape; every handler runs under the cluster lock."""
 
     def __init__(self, fake: FakeElasticsearch) -> None:
-        self.fake, self.cluster = fake, fake.cluster
+        self.fake, self.cluster, self.engine = fake, fake.cluster, fake.engine
 
     def dispatch(self, method: str, parts: list[str], params: dict[str, str], raw: bytes) -> Any:
         """The JSON answer, or FakeError."""
         verb = parts[-1] if parts and parts[-1].startswith("_") else None
         target = parts[0] if parts and not parts[0].startswith("_") else None
         handler = {
-            ("GET", None): lambda: INFO,
+            ("GET", None): self.engine.root,
             ("HEAD", None): lambda: {},
             ("PUT", None): lambda: self.create(target, _json(raw)),
             ("DELETE", None): lambda: self.delete(target),
@@ -70,6 +65,11 @@ class Routes:
             wanted = f"{self.fake.prefix}_async_event_{{event}}_v{{N}}"
             self.fake.violate(f"index name {name!r} is not {wanted}")
             raise FakeError(400, "invalid_index_name_exception", f"bad name {name}")
+        try:
+            dialects.check_settings(self.engine, body.get("settings", {}))
+        except FakeError as refused:
+            self.fake.violate(f"{self.engine.name} refuses the settings: {refused.reason}")
+            raise
         for problem in checks.index_body(body):
             self.fake.violate(problem)
         alias = f"{self.fake.prefix}_async_event_{parsed[0]}"
@@ -93,12 +93,17 @@ class Routes:
         return {name: {"aliases": {a: {} for a in found}} for name, found in aliases.items()}
 
     def aliases(self, body: dict[str, Any]) -> Any:
+        try:
+            dialects.check_alias_actions(self.engine, body.get("actions", []))
+        except FakeError as refused:
+            self.fake.violate(f"{self.engine.name} refuses the alias actions: {refused.reason}")
+            raise
         for action in body.get("actions", []):
             ((kind, spec),) = action.items()
             if kind == "add" and checks.index_name(spec["index"], self.fake.prefix) is None:
                 self.fake.violate(f"alias {spec} on an index not of ours")
         self.cluster.update_aliases(body.get("actions", []))
-        return {"acknowledged": True}
+        return aliases_done(self.engine)
 
     def bulk(self, raw: bytes, params: dict[str, str]) -> Any:
         lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
@@ -117,8 +122,13 @@ class Routes:
         if action not in ("index", "delete"):
             self.fake.violate(f"bulk action {action!r}")
             index = None
-        if index is None:
-            error = {"type": "index_not_found_exception", "reason": f"no such index [{name}]"}
+        if index is None:  # TransportBulkAction's words, in every engine (ES 7.10 and the fork)
+            reason = f"no such index [{name}]"
+            if params.get("require_alias") == "true":
+                reason += (
+                    f" and [require_alias] request flag is [true] and [{name}] is not an alias"
+                )
+            error = {"type": "index_not_found_exception", "reason": reason}
             return {"_index": name, "_id": doc_id, "status": 404, "error": error}
         if action == "index":
             key = checks.index_name(index, self.fake.prefix)
@@ -191,22 +201,13 @@ class Routes:
         except QuerySyntaxError as exc:
             self.fake.violate(f"query_string {text!r} does not parse: {exc}")
             raise FakeError(400, "query_shard_exception", str(exc)) from None
-        limit = self.fake.max_clause_count
-        if _leaves(query) > limit:  # as Elasticsearch 8.16 and later answer (before: a 500)
-            reason = f"Query contains too many nested clauses; maxClauseCount is set to {limit}"
-            raise FakeError(400, "too_many_nested_clauses", reason)
+        index = next(iter(self.cluster.resolve(expression or "")), expression or "")
+        dialects.check_clauses(self.engine, query, text, self.fake.max_clause_count, index)
         return self.cluster.search(expression or "", query)
 
     def mapping(self, expression: str | None) -> Any:
         names = self.cluster.resolve(expression or "*", hidden=True)
         return {n: {"mappings": self.cluster.indices[n].body.get("mappings", {})} for n in names}
-
-
-def _leaves(query: Query) -> int:
-    """The clauses Lucene counts against maxClauseCount: every leaf of the tree."""
-    if isinstance(query, Bool):
-        return sum(_leaves(clause.query) for clause in query.clauses)
-    return 1
 
 
 def _timeout(value: Any) -> float | None:

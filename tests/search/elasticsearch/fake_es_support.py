@@ -1,5 +1,10 @@
-"""The Elasticsearch tests' fixtures and helpers: a cluster (the fake, or the real one at
-``ELASTICSEARCH_URL``), a backend on it, log rows to index, and ways to look at the result.
+"""The Elasticsearch tests' fixtures and helpers: a cluster (the fake of each engine, or the
+real one at ``ELASTICSEARCH_URL`` / ``OPENSEARCH_URL``), a backend on it, log rows to
+index, and ways to look at the result.
+
+``elasticsearch`` is parametrized over ``SUITE_ENGINES``: every test using it runs once per
+engine. Against a real cluster the parameters collapse to the one engine it is (asked
+at its root endpoint); the others skip, saying so.
 
 Test modules bind the fixtures they use by name (``es = fake_es_support.es``): pytest
 finds fixtures by module attribute, and they stay out of conftest, which every test loads.
@@ -23,7 +28,16 @@ from app.search.external.backend import ExternalBackend
 from app.search.indexing import get_backend, index_documents
 from app.search.lucene import parser as lucene
 from app.usecases import subscriptions
-from tests.search.elasticsearch.fake_elasticsearch import REAL_CLUSTER, FakeElasticsearch, cluster
+from tests.search.elasticsearch.fake_elasticsearch import (
+    REAL_CLUSTER,
+    FakeElasticsearch,
+    cluster,
+    real_engine,
+)
+from tests.search.elasticsearch.fake_es_engines import ENGINES
+
+# The engines the suites run against: every supported one.
+SUITE_ENGINES = ENGINES
 
 fake_only = pytest.mark.skipif(bool(REAL_CLUSTER), reason="switches only the fake can flip")
 
@@ -33,9 +47,19 @@ def prefix() -> str:
     return f"test_{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-def elasticsearch(prefix: str) -> Iterator[tuple[str, FakeElasticsearch | None]]:
-    with cluster(prefix) as found:
+@pytest.fixture(params=SUITE_ENGINES)
+def elasticsearch(
+    request: pytest.FixtureRequest, prefix: str
+) -> Iterator[tuple[str, FakeElasticsearch | None]]:
+    """``(url, fake)``: a fake of the parameter's engine, or the real cluster once."""
+    if REAL_CLUSTER:
+        real = real_engine(REAL_CLUSTER)
+        ours = real if real in SUITE_ENGINES else SUITE_ENGINES[0]
+        if request.param != ours:
+            pytest.skip(
+                f"{REAL_CLUSTER} is one cluster ({real or 'engine unknown'}): run as {ours}"
+            )
+    with cluster(prefix, request.param) as found:
         yield found
 
 
@@ -46,7 +70,8 @@ def fake(elasticsearch: tuple[str, FakeElasticsearch | None]) -> FakeElasticsear
 
 @pytest.fixture
 def config(config: dict, elasticsearch: tuple[str, object], prefix: str) -> dict:
-    return {**config, "ELASTICSEARCH_URL": elasticsearch[0], "SEARCH_INDEX_PREFIX": prefix}
+    url = elasticsearch[0]
+    return {**config, "ELASTICSEARCH_URL": url, "OPENSEARCH_URL": "", "SEARCH_INDEX_PREFIX": prefix}
 
 
 @pytest.fixture
