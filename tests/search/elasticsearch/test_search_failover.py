@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.search.external import indices as es_indices
 from app.search.external.engines import Engine
+from app.search.external.transport import ClusterError
 from tests.admin.test_admin_logs_access import signed_in
 from tests.search.elasticsearch import fake_es_support as support
 from tests.search.elasticsearch.fake_es_support import fake_only, seed, settle
@@ -101,3 +103,31 @@ def test_healthz_and_home_name_the_engine_and_why_it_is_unavailable(app, history
     assert health.json["search"]["external"]["status"] == "unavailable"
     home = viewer.get("/admin/").text
     assert 'data-testid="search-problem"' in home and "embedded index answers" in home
+
+
+def test_a_reindex_failure_on_one_event_never_stops_the_others(es, prefix, runner, monkeypatch):
+    seed(es, [{"n": 1}], event="customer.created")
+    seed(es, [{"n": 2}, {"n": 3}], event="customer.deleted")
+    settle(es)
+    create = es_indices.create
+
+    def refuse_first(rest, name, alias=None):
+        if "customer.created" in name:
+            raise ClusterError(400, "illegal_argument_exception", "refused for the test", {})
+        create(rest, name, alias)
+
+    monkeypatch.setattr(es_indices, "create", refuse_first)
+    result = runner.invoke(args=["reindex", "--engine", "external"])
+    assert result.exit_code != 0
+    assert "customer.created: 400 illegal_argument_exception" in result.output
+    assert "2 documents indexed for the others" in result.output
+    found = support.layout(es)
+    assert found[f"{prefix}_async_event_customer.deleted_v2"] == [
+        f"{prefix}_async_event_customer.deleted"
+    ]
+    assert found[f"{prefix}_async_event_customer.created_v1"] == [
+        f"{prefix}_async_event_customer.created"
+    ]
+    assert not any(name.endswith("customer.created_v2") for name in found)  # no half-built version
+    embedded = runner.invoke(args=["reindex", "--engine", "embedded"])
+    assert embedded.exit_code == 0, embedded.output
