@@ -116,9 +116,13 @@ def search(
     searcher = searcher or Searcher()
     with time_budget():
         found = searcher.search(query, page_size + 1, _decode(cursor))
-        ids = found[:page_size]
-        next_cursor = _encode(ids[-1]) if len(found) > page_size else None
-        return SearchPage(ids, _hits(ids), next_cursor, searcher.engine, searcher.notice)
+    ids = found[:page_size]
+    next_cursor = _encode(ids[-1]) if len(found) > page_size else None
+    # Reading the page's rows is no search: it gets a budget of its own, since a cluster
+    # that was too slow may have used the search's up before the embedded index answered.
+    with budget.restart():
+        rows = _hits(ids)
+    return SearchPage(ids, rows, next_cursor, searcher.engine, searcher.notice)
 
 
 def iter_all(
