@@ -68,8 +68,17 @@ def connect(config: ClusterConfig, engine: Engine) -> Rest:
     return _ElasticRest(config, engine)
 
 
-def _ndjson(lines: list[dict[str, Any]]) -> bytes:
-    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+def _payload(
+    engine: Engine, body: Any, lines: list[dict[str, Any]] | None
+) -> tuple[Any, dict[str, str]]:
+    """The body to send (NDJSON bytes for ``lines``) and the engine's media-type headers."""
+    headers = {"accept": engine.media_type()}
+    if lines is not None:
+        body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+        headers["content-type"] = engine.media_type(ndjson=True)
+    elif body is not None:
+        headers["content-type"] = engine.media_type()
+    return body, headers
 
 
 class _ElasticRest:
@@ -97,11 +106,7 @@ class _ElasticRest:
         timeout: float | None = None,
     ) -> Any:
         """See ``Rest.request``."""
-        headers = {"accept": self.engine.media_type()}
-        if lines is not None:
-            body, headers["content-type"] = _ndjson(lines), self.engine.media_type(ndjson=True)
-        elif body is not None:
-            headers["content-type"] = self.engine.media_type()
+        body, headers = _payload(self.engine, body, lines)
         client = self.client if timeout is None else self.client.options(request_timeout=timeout)
         try:
             return client.perform_request(
@@ -142,11 +147,7 @@ class _OpenSearchRest:
         timeout: float | None = None,
     ) -> Any:
         """See ``Rest.request``."""
-        headers = {"accept": "application/json"}
-        if lines is not None:
-            body, headers["content-type"] = _ndjson(lines), self.engine.media_type(ndjson=True)
-        elif body is not None:
-            headers["content-type"] = self.engine.media_type()
+        body, headers = _payload(self.engine, body, lines)
         try:
             return self.client.transport.perform_request(
                 method, path, params=params, body=body, headers=headers, timeout=timeout
