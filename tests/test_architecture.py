@@ -25,7 +25,7 @@ LAYERS = [
     ["app.usecases"],
     ["app.delivery"],
     ["app.search", "app.sinks", "app.events"],
-    ["app.db", "app.broker", "app.settings"],
+    ["app.db", "app.broker", "app.settings", "app.net"],
     ["app.models"],
     ["app.extensions", "app.instance"],
 ]

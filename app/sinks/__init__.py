@@ -4,15 +4,15 @@
 through the ``async_events.sinks`` entry point group, and builds each once per app from
 its config. ``base`` is the contract: a sink gets a ``DeliveryRequest`` and answers an
 ``Outcome``, never raising for a failed delivery, and never touching the database. Each
-sink honours the total deadline of ``deadline``; ``addresses`` is the SSRF guard. The
-webhook and AWS sinks are modules (``http`` with ``transport`` and ``signing``;
+sink honours one total deadline (``app.net.deadline``); ``addresses`` is the SSRF
+guard. The webhook and AWS sinks are modules (``http`` with ``transport`` and ``signing``;
 ``eventbridge`` and ``sqs`` on ``aws``); each broker and cloud sink is a package of its
 own (``pubsub``, ``eventgrid``, ``rabbitmq``, ``nats``, ``mqtt``), whose ``sink`` module
 is the sink and whose others hold its client, pool or wire protocol. Plugins add sinks
 through entry points.
 
-May import: ``app.db``, ``app.broker``, ``app.settings`` and ``app.models``; never the
-delivery engine, which calls the sinks.
+May import: ``app.db``, ``app.broker``, ``app.net``, ``app.settings`` and ``app.models``;
+never the delivery engine, which calls the sinks.
 """
 
 from __future__ import annotations

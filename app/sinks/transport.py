@@ -1,7 +1,7 @@
 """Carries the http sink's POSTs over urllib3: pooled keep-alive, redirects, time and byte limits.
 
 ``Transport`` owns the wire and nothing else: it sends, follows 307/308 redirects, bounds
-the whole exchange by one total deadline (``app.sinks.deadline``), and caps the bytes
+the whole exchange by one total deadline (``app.net.deadline``), and caps the bytes
 read. Judging the answer is the sink's job. It talks to urllib3 directly, not through
 requests: on the delivery path requests cost ~0.4 ms of CPU per POST (its session, hooks
 and header merging) against ~0.15 ms for the same POST through urllib3.
@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import LocationValueError
 from urllib3.util import parse_url
 
-from app.sinks.deadline import DeadlineExceeded, Watchdog, watched_pool
+from app.net.deadline import WATCHED_POOLS, DeadlineExceeded, Watchdog
 
 __all__ = ["Answer", "DeadlineExceeded", "InvalidURL", "TooManyRedirects", "Transport"]
 
@@ -29,10 +27,6 @@ PoolFactory = Callable[[int], urllib3.PoolManager]
 _CHUNK = 16 * 1024
 _FOLLOWED = frozenset({307, 308})  # they keep the method and the body
 _DROPS_BODY = frozenset({301, 302, 303})  # a client would re-send these as a bodiless GET
-WATCHED_POOLS = {
-    "http": watched_pool(HTTPConnectionPool, HTTPConnection, "WatchedHTTPPool"),
-    "https": watched_pool(HTTPSConnectionPool, HTTPSConnection, "WatchedHTTPSPool"),
-}
 
 
 class InvalidURL(LocationValueError):

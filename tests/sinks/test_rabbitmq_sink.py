@@ -18,9 +18,9 @@ from sqlalchemy import select
 from app.delivery import publishing
 from app.extensions import db
 from app.models import ChainState, Delivery, DeliveryLog, Subscription
+from app.net.deadline import Watchdog
 from app.sinks import DeliveryRequest, Envelope, validate_recipient
 from app.sinks.addresses import networks
-from app.sinks.deadline import Watchdog
 from app.sinks.rabbitmq.pool import LinkPool
 from app.sinks.rabbitmq.recipient import address, parse
 from app.sinks.rabbitmq.sink import CONTENT_TYPE, RabbitMqSink, failure

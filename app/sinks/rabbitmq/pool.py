@@ -28,8 +28,8 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.adapters.utils.connection_workflow import AMQPConnectorSocketConnectError
 
+from app.net.deadline import DeadlineExceeded, Exchange, Watchdog
 from app.sinks.addresses import Network, refusal
-from app.sinks.deadline import DeadlineExceeded, Exchange, Watchdog
 from app.sinks.rabbitmq.recipient import Target
 
 HEARTBEAT = 60  # seconds; pika answers heartbeats only while a link is in use

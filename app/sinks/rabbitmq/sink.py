@@ -28,9 +28,9 @@ from pika.adapters.utils.connection_workflow import (
     AMQPConnectorStackTimeout,
 )
 
+from app.net.deadline import DeadlineExceeded, Exchange, Watchdog
 from app.sinks.addresses import Network, networks
 from app.sinks.base import DeliveryRequest, Envelope, Outcome, SinkType
-from app.sinks.deadline import DeadlineExceeded, Exchange, Watchdog
 from app.sinks.rabbitmq.pool import Link, LinkPool, RefusedAddress
 from app.sinks.rabbitmq.recipient import RecipientError, Target, address, parse, recipient_error
 

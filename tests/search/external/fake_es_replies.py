@@ -11,7 +11,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.search.elasticsearch.fake_es_engines import ELASTICSEARCH, Engine
+from tests.search.external.fake_es_engines import ELASTICSEARCH, Engine
 
 
 @dataclass

@@ -13,8 +13,8 @@ import pytest
 
 from app.search.indexing import get_engines
 from tests.admin.test_admin_logs_access import signed_in
-from tests.search.elasticsearch.fake_elasticsearch import cluster
-from tests.search.elasticsearch.fake_es_support import fake_only, seed
+from tests.search.external.fake_elasticsearch import cluster
+from tests.search.external.fake_es_support import fake_only, seed
 
 pytestmark = fake_only
 OLD = {"elasticsearch-7": "use Elasticsearch 8 or 9.x", "opensearch-1": "use OpenSearch 2 or 3.x"}

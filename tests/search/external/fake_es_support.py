@@ -28,13 +28,13 @@ from app.search.external.backend import ExternalBackend
 from app.search.indexing import get_backend, index_documents
 from app.search.lucene import parser as lucene
 from app.usecases import subscriptions
-from tests.search.elasticsearch.fake_elasticsearch import (
+from tests.search.external.fake_elasticsearch import (
     REAL_CLUSTER,
     FakeElasticsearch,
     cluster,
     real_engine,
 )
-from tests.search.elasticsearch.fake_es_engines import ENGINES
+from tests.search.external.fake_es_engines import ENGINES
 
 # The engines the suites run against: every supported one.
 SUITE_ENGINES = ENGINES

@@ -17,8 +17,8 @@ import urllib3
 
 from app.search.external import mapping
 from app.search.external.engines import Engine
-from tests.search.elasticsearch.fake_elasticsearch import FakeElasticsearch
-from tests.search.elasticsearch.fake_es_engines import ENGINES, PROFILES
+from tests.search.external.fake_elasticsearch import FakeElasticsearch
+from tests.search.external.fake_es_engines import ENGINES, PROFILES
 
 PREFIX = "fake_engines"
 VND = "application/vnd.elasticsearch+json; compatible-with={}"

@@ -20,7 +20,7 @@ from typing import Any
 
 from app.search.backend import LogDocument
 from app.search.lucene.ast import Query
-from tests.search.elasticsearch.fake_es_mapping import contract_fields, mapping_conflict
+from tests.search.external.fake_es_mapping import contract_fields, mapping_conflict
 from tests.search.lucene.lucene_eval import Index
 
 

@@ -1,6 +1,6 @@
 """Elasticsearch backend: reindex into versions behind the alias, and searching.
 
-Runs against ``tests/search/elasticsearch/fake_elasticsearch.py``, which checks every
+Runs against ``tests/search/external/fake_elasticsearch.py``, which checks every
 request (index names, mappings, bulk bodies, query bodies) and fails the test on any
 violation; or, when ``ELASTICSEARCH_URL`` is set in the environment, against that real
 cluster, under a fresh index prefix that is deleted afterwards. Only fake-only switches
@@ -26,9 +26,9 @@ from app.search.external import query as es_query
 from app.search.external.backend import ExternalBackend, FlushResult
 from app.search.lucene import parser as lucene
 from app.search.lucene.ast import QuerySyntaxError
-from tests.search.elasticsearch import fake_es_support as support
-from tests.search.elasticsearch.fake_es_mapping import contract_fields
-from tests.search.elasticsearch.fake_es_support import find, layout, seed, settle, waiting
+from tests.search.external import fake_es_support as support
+from tests.search.external.fake_es_mapping import contract_fields
+from tests.search.external.fake_es_support import find, layout, seed, settle, waiting
 from tests.search.lucene.lucene_eval import Index, corpus_documents
 from tests.search.lucene.lucene_strategies import lucene_queries
 from tests.support import shared_dir

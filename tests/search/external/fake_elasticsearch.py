@@ -16,7 +16,9 @@ makes the port refuse connections and ``start()`` brings the same port back;
 makes each search take that much longer (``count_seconds`` each count); a search's
 ``timeout`` then stops it with partial hits and ``timed_out: true`` unless
 ``honours_timeout`` is off. ``max_clause_count`` is the cluster's maxClauseCount.
-``searches`` keeps every search body it was sent.
+``searches`` keeps every search body it was sent. ``trickle = (suffix, seconds)`` sends
+the answer to each request whose path ends with ``suffix`` one byte at a time, status
+line and headers included, as a cluster behind a choked proxy does.
 """
 
 from __future__ import annotations
@@ -27,19 +29,20 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import urllib3
 
-from tests.search.elasticsearch import fake_es_media as media
-from tests.search.elasticsearch.fake_es_cluster import Cluster, FakeError
-from tests.search.elasticsearch.fake_es_engines import OPENSEARCH, PROFILES
-from tests.search.elasticsearch.fake_es_replies import Reply, error, unauthorized
-from tests.search.elasticsearch.fake_es_routes import Routes, Slow
-from tests.search.elasticsearch.fake_es_tls import certificates
+from app.search.external.config import ClusterConfig
+from tests.search.external import fake_es_media as media
+from tests.search.external.fake_es_cluster import Cluster, FakeError
+from tests.search.external.fake_es_engines import OPENSEARCH, PROFILES
+from tests.search.external.fake_es_replies import Reply, error, unauthorized
+from tests.search.external.fake_es_routes import Routes, Slow
+from tests.search.external.fake_es_server import Server, handler
+from tests.search.external.fake_es_tls import certificates
 
 REAL_CLUSTER = os.environ.get("ELASTICSEARCH_URL") or os.environ.get("OPENSEARCH_URL") or ""
 
@@ -65,13 +68,12 @@ def cluster(
 def real_engine(url: str) -> str | None:
     """The profile name (``opensearch-2``…) of the cluster at ``url``, None if it does not
     answer its root endpoint as one of ours would."""
-    parts = urlsplit(url)
-    headers = {"Accept": "application/json"}
-    if parts.username:  # credentials in the URL, as a shop may configure them
-        user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        headers |= urllib3.make_headers(basic_auth=user)
+    config = ClusterConfig.from_config({"ELASTICSEARCH_URL": url})
+    if config is None or config.problem:
+        return None
+    headers = {"Accept": "application/json", **config.authorization()}
     try:
-        answer = urllib3.request("GET", url, headers=headers, timeout=5)
+        answer = urllib3.request("GET", config.url, headers=headers, timeout=5)
         version = answer.json()["version"]
         return f"{version.get('distribution', 'elasticsearch')}-{version['number'].split('.')[0]}"
     except (urllib3.exceptions.HTTPError, ValueError, KeyError, TypeError):
@@ -103,8 +105,9 @@ class FakeElasticsearch:
         self.searches: list[dict[str, Any]] = []
         self.honours_timeout = True
         self.max_clause_count = 1024  # the floor; Elasticsearch's grows with the heap
+        self.trickle: tuple[str, float] | None = None  # (path suffix, seconds per byte)
         self.port = 0
-        self._server: ThreadingHTTPServer | None = None
+        self._server: Server | None = None
 
     @property
     def url(self) -> str:
@@ -118,8 +121,7 @@ class FakeElasticsearch:
 
     def start(self) -> FakeElasticsearch:
         """Listen (again, on the same port after ``stop``)."""
-        server = _Server(("127.0.0.1", self.port), _handler(self))
-        server.daemon_threads = True
+        server = Server(("127.0.0.1", self.port), handler(self))
         if self.tls:  # the handshake happens in the request's thread, on first read
             context = certificates().server_context()
             server.socket = context.wrap_socket(
@@ -189,41 +191,3 @@ class FakeElasticsearch:
         if self.engine.product == OPENSEARCH and self.engine.major >= 2:
             kind = "cluster_manager_not_discovered_exception"
         return error(503, kind, "fake is unavailable")
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet: a client that refuses the certificate or hangs up is a test's business."""
-
-
-def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.0: one request per connection, so stop() really cuts the client off.
-        def _serve(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            reply = fake.answer(self.command, self.path, self.headers, raw)
-            if isinstance(reply.body, str):
-                kind, data = "text/plain; charset=UTF-8", reply.body.encode()
-            else:
-                kind = media.response_type(fake.engine, self.headers)
-                data = json.dumps(reply.body).encode()
-            data = b"" if self.command == "HEAD" else data
-            # The client may have given up waiting (its request_timeout), as it should.
-            with suppress(BrokenPipeError, ConnectionResetError):
-                self.send_response(reply.status)
-                if fake.engine.sends_product_header and reply.authenticated:
-                    self.send_header("X-Elastic-Product", "Elasticsearch")
-                for name, value in reply.headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the tests read ``requests`` instead."""
-
-    return Handler

@@ -1,6 +1,6 @@
 """Query cost limits and time budgets on the Elasticsearch backend.
 
-Against ``tests/search/elasticsearch/fake_elasticsearch.py``, which honours a search's
+Against ``tests/search/external/fake_elasticsearch.py``, which honours a search's
 ``timeout`` as Elasticsearch does (partial hits, ``timed_out: true``) and refuses what
 it refuses; or against the real cluster at ``ELASTICSEARCH_URL``, where the fake-only
 switches (a slow index, a cluster that does not stop) skip.
@@ -15,8 +15,8 @@ import pytest
 from app.search.external.transport import ClusterError
 from app.usecases import search
 from tests.admin.test_admin_logs_access import signed_in
-from tests.search.elasticsearch import fake_es_support as support
-from tests.search.elasticsearch.fake_es_support import fake_only, seed, settle
+from tests.search.external import fake_es_support as support
+from tests.search.external.fake_es_support import fake_only, seed, settle
 
 # The fixtures these tests use (pytest finds them by name here).
 prefix, elasticsearch, fake = support.prefix, support.elasticsearch, support.fake

@@ -25,6 +25,8 @@ import time
 from typing import Any
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 _current = threading.local()  # .exchange: the Exchange of the request this thread is making
 
@@ -135,7 +137,8 @@ class Watchdog:
                         _shut(exchange.conn)
                 due = [ex.deadline for ex in pending if not ex.expired]
                 self._wake_at = min(due) if due else None
-                self.lock.wait(None if self._wake_at is None else self._wake_at - now)
+                wait = None if self._wake_at is None else self._wake_at - now
+                self.lock.wait(None if wait is None else min(wait, threading.TIMEOUT_MAX))
 
 
 def _shut(conn: Any) -> None:
@@ -206,3 +209,26 @@ def watched_pool(pool_cls: type, connection_cls: type, name: str) -> type:
     """``pool_cls`` and its connections, both watched: for ``pool_classes_by_scheme``."""
     conn = type(f"Watched{connection_cls.__name__}", (WatchedConnection, connection_cls), {})
     return type(name, (WatchedPool, pool_cls), {"ConnectionCls": conn})
+
+
+WATCHED_POOLS = {
+    "http": watched_pool(HTTPConnectionPool, HTTPConnection, "WatchedHTTPPool"),
+    "https": watched_pool(HTTPSConnectionPool, HTTPSConnection, "WatchedHTTPSPool"),
+}  # for a PoolManager's ``pool_classes_by_scheme``
+_watched_classes: dict[type, type] = {}
+
+
+def watch_pool(pool: Any) -> Any:
+    """``pool``, built by a client we cannot give pool classes to, now watched as well.
+
+    The pool's class becomes its watched subclass (made once per class): its
+    connections, opened from now on, are watched as ``watched_pool``'s are.
+    """
+    cls = type(pool)
+    if not issubclass(cls, WatchedPool):
+        watched = _watched_classes.get(cls)
+        if watched is None:
+            watched = watched_pool(cls, pool.ConnectionCls, f"Watched{cls.__name__}")
+            _watched_classes[cls] = watched
+        pool.__class__ = watched
+    return pool

@@ -16,11 +16,12 @@ import pytest
 from app.search.external.backend import ExternalBackend
 from app.search.external.engines import Engine
 from app.search.indexing import get_engines
-from tests.search.elasticsearch.fake_elasticsearch import cluster
-from tests.search.elasticsearch.fake_es_engines import ENGINES
-from tests.search.elasticsearch.fake_es_support import fake_only, find, seed, settle
+from tests.search.external.fake_elasticsearch import cluster
+from tests.search.external.fake_es_engines import ENGINES
+from tests.search.external.fake_es_support import fake_only, find, seed, settle
 
-SECRET = "pw-s3cret"
+SECRET = "pw-s3cret"  # an API key: printable ASCII, as the cluster issues them
+PASSWORD = "pw-s3cret-€"  # basic credentials are UTF-8 (RFC 7617)
 ACCESS = [
     (engine, mode)
     for engine in ENGINES
@@ -38,7 +39,7 @@ def prefix() -> str:
 @pytest.fixture(params=ACCESS, ids=["-".join(case) for case in ACCESS])
 def secured(request: pytest.FixtureRequest, prefix: str) -> Iterator[tuple[str, object, object]]:
     engine, mode = request.param
-    auth: object = ("ops", SECRET) if mode == "basic" else SECRET
+    auth: object = ("ops", PASSWORD) if mode == "basic" else SECRET
     with cluster(prefix, engine, auth=auth, tls=True) as (url, fake):
         yield url, fake, auth
 
@@ -81,7 +82,8 @@ def test_a_wrong_password_or_a_missing_ca_says_what_to_fix(ctx, secured, prefix)
         else dataclasses.replace(config, api_key="nope")
     )
     problem = ExternalBackend(wrong, prefix).connect().problem
-    assert "refused our credentials" in problem and SECRET not in problem
+    assert "refused our credentials" in problem
+    assert SECRET not in problem and PASSWORD not in problem
     untrusted = dataclasses.replace(config, ca_certs=None)
     problem = ExternalBackend(untrusted, prefix).connect().problem
     assert "TLS failed" in problem and "SEARCH_CA_CERTS" in problem

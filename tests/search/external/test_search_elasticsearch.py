@@ -1,6 +1,6 @@
 """Elasticsearch backend, indexing: the outbox, flushing through outages and rejections.
 
-Runs against ``tests/search/elasticsearch/fake_elasticsearch.py``, which checks every
+Runs against ``tests/search/external/fake_elasticsearch.py``, which checks every
 request (index names, mappings, bulk bodies, query bodies) and fails the test on any
 violation; or, when ``ELASTICSEARCH_URL`` is set in the environment, against that real
 cluster, under a fresh index prefix that is deleted afterwards. Only fake-only switches
@@ -27,8 +27,8 @@ from app.search.external.config import ClusterConfig
 from app.search.lucene import parser as lucene
 from app.usecases import subscriptions
 from jobs.search import flush_search_outbox
-from tests.search.elasticsearch import fake_es_support as support
-from tests.search.elasticsearch.fake_es_support import (
+from tests.search.external import fake_es_support as support
+from tests.search.external.fake_es_support import (
     fake_only,
     find,
     layout,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.search.elasticsearch.fake_es_engines import ELASTICSEARCH, Engine
-from tests.search.elasticsearch.fake_es_replies import Reply, error, simple_error
+from tests.search.external.fake_es_engines import ELASTICSEARCH, Engine
+from tests.search.external.fake_es_replies import Reply, error, simple_error
 
 VND = "application/vnd.elasticsearch+"
 # Bodies each engine parses (XContentType: json, smile, yaml, cbor; x-ndjson is JSON);

@@ -7,14 +7,19 @@ can. Secrets in the cluster's settings never show in any of them, nor in the log
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+
 import pytest
 
+from app.extensions import db
 from app.search.external import indices as es_indices
 from app.search.external.engines import Engine
 from app.search.external.transport import ClusterError
 from tests.admin.test_admin_logs_access import signed_in
-from tests.search.elasticsearch import fake_es_support as support
-from tests.search.elasticsearch.fake_es_support import fake_only, seed, settle
+from tests.search.external import fake_es_support as support
+from tests.search.external.fake_es_support import fake_only, seed, settle
 
 prefix, elasticsearch, fake = support.prefix, support.elasticsearch, support.fake
 config, es = support.config, support.es
@@ -131,3 +136,33 @@ def test_a_reindex_failure_on_one_event_never_stops_the_others(es, prefix, runne
     assert not any(name.endswith("customer.created_v2") for name in found)  # no half-built version
     embedded = runner.invoke(args=["reindex", "--engine", "embedded"])
     assert embedded.exit_code == 0, embedded.output
+
+
+@fake_only
+def test_a_search_waiting_on_a_slow_cluster_holds_no_write_lock(app, api, history, fake):
+    """On SQLite every transaction that may write holds the write lock from its BEGIN; the
+    request's token lookup opens one, and the search must not wait on the cluster in it."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers take no lock a writer waits for")
+    token = api.token("logs_list")
+    answers: list[int] = []
+
+    def search() -> None:
+        response = api.call("GET", "/rest/V1/async_event_logs", token, query_string={"q": QUERY})
+        answers.append(response.status_code)
+
+    search()  # the token's first use is written; the next lookup only reads
+    db.session.commit()  # the request shared this test's context: end what it left open
+    app.config["SEARCH_TIMEOUT"] = 3.0
+    fake.search_seconds, fake.honours_timeout = 2.0, False
+    searching = threading.Thread(target=search)
+    searching.start()
+    time.sleep(0.5)  # the search is waiting on the cluster now
+    writer = sqlite3.connect(db.engine.url.database, timeout=0.2, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # as a worker's recorder does
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+        searching.join(timeout=10)
+    assert answers == [200, 200]

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from app.search.lucene import parser as lucene
 from app.search.lucene.ast import QuerySyntaxError
-from tests.search.elasticsearch import fake_es_checks as checks
-from tests.search.elasticsearch import fake_es_dialects as dialects
-from tests.search.elasticsearch.fake_es_cluster import FakeError
-from tests.search.elasticsearch.fake_es_replies import aliases_done
+from tests.search.external import fake_es_checks as checks
+from tests.search.external import fake_es_dialects as dialects
+from tests.search.external.fake_es_cluster import FakeError
+from tests.search.external.fake_es_replies import aliases_done
 
 if TYPE_CHECKING:
-    from tests.search.elasticsearch.fake_elasticsearch import FakeElasticsearch
+    from tests.search.external.fake_elasticsearch import FakeElasticsearch
 
 SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
 

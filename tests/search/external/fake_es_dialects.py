@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.search.lucene.ast import Bool, Query
-from tests.search.elasticsearch.fake_es_cluster import FakeError
-from tests.search.elasticsearch.fake_es_engines import Engine
-from tests.search.elasticsearch.fake_es_replies import too_many_clauses
+from tests.search.external.fake_es_cluster import FakeError
+from tests.search.external.fake_es_engines import Engine
+from tests.search.external.fake_es_replies import too_many_clauses
 
 IGNORE_DYNAMIC = "index.mapping.total_fields.ignore_dynamic_beyond_limit"
 # Index settings every engine has (and the fake knows): IndexMetadata, MapperService.
