@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from sqlalchemy import select
 
+from app.db import sqlite
 from app.extensions import db
 from app.models import DeliveryLog, Subscription
 from app.search import budget
@@ -114,6 +115,7 @@ def search(
         raise ValueError(f"page_size must be at least 1, got {page_size}")
     query = parse_query(text)
     searcher = searcher or Searcher()
+    _only_reading()
     with time_budget():
         found = searcher.search(query, page_size + 1, _decode(cursor))
     ids = found[:page_size]
@@ -139,6 +141,7 @@ def iter_all(
     seconds = seconds or current_app.config["SEARCH_EXPORT_TIMEOUT"]
     backend, before = searcher or Searcher(), None
     while True:
+        _only_reading()
         with budget.deadline(seconds):  # closed before yielding: see budget.deadline
             ids = backend.search(query, batch, before)
             hits = _hits(ids)
@@ -151,8 +154,26 @@ def iter_all(
 def count(text: str, searcher: Searcher | None = None) -> int:
     """How many log rows match, within ``SEARCH_TIMEOUT`` (or an enclosing ``time_budget``)."""
     query = parse_query(text)
+    _only_reading()
     with time_budget():
         return (searcher or Searcher()).count(query)
+
+
+def _only_reading() -> None:
+    """Search in a transaction that takes no write lock on SQLite.
+
+    A search may take its whole budget, and wait on a slow cluster before that; a
+    transaction that may write (every one on SQLite, from its BEGIN: see
+    ``app.db.sqlite``) would hold the write lock every worker's recorder needs for that
+    long. One the caller opened with nothing pending (a token or user lookup) is ended
+    first; one with pending changes is left alone, to be committed by its owner.
+    """
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
+        return
+    if session.in_transaction():
+        session.commit()
+    sqlite.begin_read_only(session)
 
 
 def _hits(ids: list[int]) -> list[Hit]:

@@ -6,6 +6,7 @@ what is wrong, with no password or API key in any of them.
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -77,10 +78,24 @@ def test_credentials_are_never_shown_or_logged(app, caplog):
         ({"OPENSEARCH_URL": "http://h", "SEARCH_CA_CERTS": "/nope.pem"}, "no readable file"),
         ({"OPENSEARCH_URL": "http://h", "ELASTICSEARCH_TIMEOUT": "soon"}, "positive number"),
         ({"OPENSEARCH_URL": "http://h", "ELASTICSEARCH_TIMEOUT": "-1"}, "positive number"),
+        ({"OPENSEARCH_URL": "http://h", "ELASTICSEARCH_TIMEOUT": "1e9"}, "at most 3600"),
+        ({"OPENSEARCH_URL": "http://h", "ELASTICSEARCH_TIMEOUT": "nan"}, "positive number"),
         (
             {"OPENSEARCH_URL": "http://u:p@h", "SEARCH_API_KEY": "k"},
             "both SEARCH_API_KEY and a username",
         ),
+        ({"OPENSEARCH_URL": "http://h/a b"}, "space or a control character"),
+        ({"OPENSEARCH_URL": "http://h/\x00"}, "space or a control character"),
+        (
+            {"OPENSEARCH_URL": "http://h", "SEARCH_USERNAME": "u", "SEARCH_PASSWORD": "p\r\nX: 1"},
+            "SEARCH_PASSWORD has a control character",
+        ),
+        (
+            {"OPENSEARCH_URL": "http://h", "SEARCH_USERNAME": "a:b", "SEARCH_PASSWORD": "p"},
+            "cannot contain ':'",
+        ),
+        ({"OPENSEARCH_URL": "http://h", "SEARCH_API_KEY": "k\u20ac"}, "printable ASCII"),
+        ({"OPENSEARCH_URL": "http://h", "SEARCH_API_KEY": "a b"}, "printable ASCII"),
     ],
 )
 def test_each_unworkable_setting_says_what_to_fix(settings, problem):
@@ -94,3 +109,15 @@ def test_no_url_means_no_cluster_and_the_url_never_keeps_credentials():
     assert found is not None and found.problem is None
     assert (found.url, found.username, found.password) == ("https://[::1]:9200/es", "a@b", "p:w")
     assert "p:w" not in repr(found) and found.mask("oops p:w") == "oops ****"
+
+
+def test_basic_credentials_are_utf8_and_their_header_is_a_secret_too():
+    found = ClusterConfig.from_config(
+        {"OPENSEARCH_URL": "http://h", "SEARCH_USERNAME": "ops", "SEARCH_PASSWORD": "pw-€"}
+    )
+    assert found is not None and found.problem is None
+    header = found.authorization()["Authorization"]
+    assert header == "Basic " + base64.b64encode("ops:pw-€".encode()).decode()
+    assert found.mask(f"sent {header}") == "sent Basic ****"
+    keyed = ClusterConfig.from_config({"OPENSEARCH_URL": "http://h", "SEARCH_API_KEY": "k1"})
+    assert keyed is not None and keyed.authorization() == {"Authorization": "ApiKey k1"}

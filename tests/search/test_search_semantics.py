@@ -1,7 +1,7 @@
 """Search semantics, one suite for every backend: SQL on SQLite and PostgreSQL, Elasticsearch.
 
 Elasticsearch is the checking fake
-(``tests/search/elasticsearch/fake_elasticsearch.py``), or the real cluster at
+(``tests/search/external/fake_elasticsearch.py``), or the real cluster at
 ``ELASTICSEARCH_URL`` when that is set, under a fresh index prefix deleted afterwards.
 Documents go in as delivery log rows indexed the way deliveries are, so every backend
 sees the same rows; each query must give the same log_ids, newest first, from a search,
@@ -24,8 +24,8 @@ from app.search.backend import LogDocument, ParsedQuery
 from app.search.indexing import get_backend, index_logs
 from app.search.lucene.parser import parse
 from app.usecases import search
-from tests.search.elasticsearch.fake_elasticsearch import cluster
-from tests.search.elasticsearch.fake_es_engines import ENGINES as CLUSTERS
+from tests.search.external.fake_elasticsearch import cluster
+from tests.search.external.fake_es_engines import ENGINES as CLUSTERS
 from tests.search.lucene.lucene_cases import DOCS, SEMANTICS, document
 
 ENGINES = [("sqlite", "sql"), ("postgresql", "sql"), *(("sqlite", name) for name in CLUSTERS)]

@@ -15,13 +15,19 @@ search as unavailable for that reason while everything else keeps working.
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 URL_SETTINGS = ("ELASTICSEARCH_URL", "OPENSEARCH_URL")
+MAX_TIMEOUT = 3600.0  # s; also keeps deadlines within what a thread can wait for
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")  # what http.client refuses in a request line
+_API_KEY = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,10 @@ class ClusterConfig:
         if problem is None and port is None and _has_port(parts.netloc):
             problem = f"{setting} has a port that is not a number from 1 to 65535"
         if problem is None and timeout is None:
-            problem = "ELASTICSEARCH_TIMEOUT must be a positive number of seconds"
+            problem = (
+                f"ELASTICSEARCH_TIMEOUT must be a positive number of seconds, "
+                f"at most {MAX_TIMEOUT:g}"
+            )
         return found if problem is None else _with_problem(found, problem)
 
     @property
@@ -79,7 +88,22 @@ class ClusterConfig:
     @property
     def secrets(self) -> list[str]:
         """Every configured secret, to be starred out of anything shown."""
-        return [s for s in (self.password, self.api_key) if s]
+        header = self.authorization().get("Authorization", "").partition(" ")[2]
+        return [s for s in (self.password, self.api_key, header) if s]
+
+    def authorization(self) -> dict[str, str]:
+        """The Authorization header the credentials make (none without credentials).
+
+        Basic credentials are UTF-8 (RFC 7617), as Elasticsearch and OpenSearch read
+        them; urllib3's ``make_headers``, which opensearch-py uses, would encode them
+        as Latin-1 and fail on a password with a euro sign.
+        """
+        if self.api_key:
+            return {"Authorization": f"ApiKey {self.api_key}"}
+        if self.username and self.password:
+            pair = f"{self.username}:{self.password}".encode()
+            return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+        return {}
 
     def mask(self, text: str) -> str:
         """``text`` with every secret starred out (a client's error may quote a header)."""
@@ -96,6 +120,18 @@ class ClusterConfig:
             return "both SEARCH_API_KEY and a username/password are set: use one"
         if bool(self.username) != bool(self.password):
             return "SEARCH_USERNAME and SEARCH_PASSWORD must be set together"
+        if _UNSENDABLE.search(self.url):
+            return f"{self.setting} has a space or a control character"
+        for name, value in (
+            ("SEARCH_USERNAME", self.username),
+            ("SEARCH_PASSWORD", self.password),
+        ):
+            if value and _CONTROL.search(value):
+                return f"{name} has a control character, which no HTTP header can carry"
+        if self.username and ":" in self.username:
+            return "SEARCH_USERNAME cannot contain ':' (HTTP basic auth splits on it)"
+        if self.api_key and not _API_KEY.fullmatch(self.api_key):
+            return "SEARCH_API_KEY must be the encoded key the cluster gave (printable ASCII)"
         if self.ca_certs and not os.path.isfile(self.ca_certs):
             return f"SEARCH_CA_CERTS names no readable file: {self.ca_certs}"
         return None
@@ -106,14 +142,14 @@ def _with_problem(found: ClusterConfig, problem: str) -> ClusterConfig:
 
 
 def _seconds(value: Any) -> float | None:
-    """A positive number of seconds (10 when unset), None when it is not one."""
+    """Positive seconds up to an hour (10 when unset), None when it is not that."""
     if value in (None, ""):
         return 10.0
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return number if 0 < number < float("inf") else None
+    return number if 0 < number <= MAX_TIMEOUT else None
 
 
 def _part(value: str | None) -> str | None:

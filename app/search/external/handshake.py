@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from typing import Any
 
 import certifi
 import urllib3
 
+from app.net.deadline import WATCHED_POOLS
 from app.search.external.config import ClusterConfig
 from app.search.external.engines import Engine, UnsupportedEngine
+from app.search.external.transport import WATCHDOG
 
 HANDSHAKE_LIMIT = 64 * 1024  # bytes of a root answer we read at most
 
@@ -58,19 +61,37 @@ def detect(config: ClusterConfig, seconds: float) -> Engine:
 
 
 def _get_root(config: ClusterConfig, seconds: float) -> tuple[int, Any, bytes]:
+    """Status, headers and body of ``GET /``, all within ``seconds`` of wall-clock time."""
     timeout = urllib3.Timeout(total=seconds)
-    with urllib3.PoolManager(ssl_context=ssl_context(config), retries=False) as pool:
-        response = pool.request(
-            "GET",
-            config.url + "/",
-            headers=auth_headers(config) | {"Accept": "application/json"},
-            timeout=timeout,
-            preload_content=False,
-        )
+    with (
+        WATCHDOG.watch(time.monotonic() + seconds) as exchange,
+        urllib3.PoolManager(ssl_context=ssl_context(config), retries=False) as pool,
+    ):
+        pool.pool_classes_by_scheme = WATCHED_POOLS
         try:
-            return response.status, response.headers, response.read(HANDSHAKE_LIMIT)
-        finally:
-            response.release_conn()
+            answer = _read_root(pool, config, timeout)
+        except urllib3.exceptions.HTTPError:
+            if not exchange.expired:
+                raise
+        if exchange.expired:  # whatever the cut looked like, even a short answer
+            raise urllib3.exceptions.TimeoutError("the deadline passed")
+        return answer
+
+
+def _read_root(
+    pool: urllib3.PoolManager, config: ClusterConfig, timeout: urllib3.Timeout
+) -> tuple[int, Any, bytes]:
+    response = pool.request(
+        "GET",
+        config.url + "/",
+        headers=config.authorization() | {"Accept": "application/json"},
+        timeout=timeout,
+        preload_content=False,
+    )
+    try:
+        return response.status, response.headers, response.read(HANDSHAKE_LIMIT)
+    finally:
+        response.release_conn()
 
 
 def ssl_context(config: ClusterConfig) -> ssl.SSLContext:
@@ -82,15 +103,6 @@ def ssl_context(config: ClusterConfig) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def auth_headers(config: ClusterConfig) -> dict[str, str]:
-    """The Authorization header the credentials make (none without credentials)."""
-    if config.api_key:
-        return {"Authorization": f"ApiKey {config.api_key}"}
-    if config.username and config.password:
-        return urllib3.make_headers(basic_auth=f"{config.username}:{config.password}")
-    return {}
 
 
 def _network_reason(exc: urllib3.exceptions.HTTPError) -> str:

@@ -6,16 +6,23 @@ mode: see ``engines``), and ``opensearch-py`` for OpenSearch. Both are driven th
 their low-level ``perform_request``, so the index, bulk, alias and search requests
 are the same JSON on every engine and only what really differs lives in ``engines``.
 
+Every request has one wall-clock deadline, its timeout, over the whole exchange: the
+clients' own timeouts bound each socket read, so a cluster (or a proxy in front of it)
+that trickles a byte per read would hold a grid page for ever. Both clients' urllib3
+pools are watched (``app.net.deadline``), and the watchdog shuts the socket of a
+request still running at its deadline.
+
 Errors come out as ours, whichever client raised them: ``ClusterError`` (the cluster
-answered with an error status), ``ClusterTimedOut`` (no answer within the request's
-timeout) and ``ClusterUnreachable`` (no connection, TLS failed, or an answer we could
-not read). Their messages never carry a secret.
+answered with an error status), ``ClusterTimedOut`` (no whole answer within the
+request's timeout) and ``ClusterUnreachable`` (no connection, TLS failed, or an answer
+we could not read). Their messages never carry a secret.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import elastic_transport
@@ -23,9 +30,9 @@ import elasticsearch
 import opensearchpy
 from urllib3.exceptions import ReadTimeoutError
 
+from app.net.deadline import Watchdog, watch_pool
 from app.search.external.config import ClusterConfig
 from app.search.external.engines import Engine
-from app.search.external.handshake import auth_headers
 
 
 class ClusterUnreachable(RuntimeError):
@@ -61,6 +68,40 @@ class Rest(Protocol):
     ) -> Any: ...
 
 
+WATCHDOG = Watchdog("search-deadline")  # one thread per process, for every cluster request
+
+
+def within(seconds: float, send: Callable[[], Any]) -> Any:
+    """``send()``, cut at ``seconds`` from now: ClusterTimedOut if it ran out, whatever
+    the cut looked like to the client (a peer that hung up, a short answer)."""
+    with WATCHDOG.watch(time.monotonic() + seconds) as exchange:
+        try:
+            answer = send()
+        except (ClusterError, ClusterUnreachable) as exc:
+            if exchange.expired and not isinstance(exc, ClusterTimedOut):
+                raise ClusterTimedOut(f"no whole answer within {seconds:g} s") from None
+            raise
+        if exchange.expired:  # a cut body can still parse, as a short answer
+            raise ClusterTimedOut(f"no whole answer within {seconds:g} s")
+        return answer
+
+
+class _WatchedNode(elastic_transport.Urllib3HttpNode):
+    """The elasticsearch client's urllib3 node, with its pool watched."""
+
+    def __init__(self, config: elastic_transport.NodeConfig) -> None:
+        super().__init__(config)
+        watch_pool(self.pool)
+
+
+class _WatchedConnection(opensearchpy.Urllib3HttpConnection):
+    """opensearch-py's urllib3 connection, with its pool watched."""
+
+    def _create_urllib3_pool(self) -> None:
+        super()._create_urllib3_pool()
+        watch_pool(self.pool)
+
+
 def connect(config: ClusterConfig, engine: Engine) -> Rest:
     """The client for ``engine``; nothing connects until the first request."""
     if engine.product == "opensearch":
@@ -85,10 +126,8 @@ class _ElasticRest:
     def __init__(self, config: ClusterConfig, engine: Engine) -> None:
         self.config, self.engine = config, engine
         options: dict[str, Any] = {"request_timeout": config.timeout, "max_retries": 1}
-        if config.api_key:
-            options["api_key"] = config.api_key
-        elif config.username and config.password:
-            options["basic_auth"] = (config.username, config.password)
+        options["node_class"] = _WatchedNode
+        options["headers"] = config.authorization()
         if config.ca_certs:
             options["ca_certs"] = config.ca_certs
         if not config.verify_certs:
@@ -106,8 +145,14 @@ class _ElasticRest:
         timeout: float | None = None,
     ) -> Any:
         """See ``Rest.request``."""
+        seconds = self.config.timeout if timeout is None else timeout
         body, headers = _payload(self.engine, body, lines)
-        client = self.client if timeout is None else self.client.options(request_timeout=timeout)
+        client = self.client.options(request_timeout=seconds)
+        return within(seconds, lambda: self._send(client, method, path, params, body, headers))
+
+    def _send(
+        self, client: Any, method: str, path: str, params: Any, body: Any, headers: Any
+    ) -> Any:
         try:
             return client.perform_request(
                 method, path, params=params, headers=headers, body=body
@@ -126,9 +171,8 @@ class _OpenSearchRest:
     def __init__(self, config: ClusterConfig, engine: Engine) -> None:
         self.config, self.engine = config, engine
         options: dict[str, Any] = {"timeout": config.timeout, "max_retries": 1}
-        options["headers"] = auth_headers(config) if config.api_key else {}
-        if config.username and config.password and not config.api_key:
-            options["http_auth"] = (config.username, config.password)
+        options["connection_class"] = _WatchedConnection
+        options["headers"] = config.authorization()
         if config.url.startswith("https:"):
             options |= {"use_ssl": True, "verify_certs": config.verify_certs}
             options |= {"ssl_show_warn": False} if not config.verify_certs else {}
@@ -147,10 +191,16 @@ class _OpenSearchRest:
         timeout: float | None = None,
     ) -> Any:
         """See ``Rest.request``."""
+        seconds = self.config.timeout if timeout is None else timeout
         body, headers = _payload(self.engine, body, lines)
+        return within(seconds, lambda: self._send(method, path, params, body, headers, seconds))
+
+    def _send(
+        self, method: str, path: str, params: Any, body: Any, headers: Any, seconds: float
+    ) -> Any:
         try:
             return self.client.transport.perform_request(
-                method, path, params=params, body=body, headers=headers, timeout=timeout
+                method, path, params=params, body=body, headers=headers, timeout=seconds
             )
         except opensearchpy.ConnectionTimeout as exc:
             kind = ClusterTimedOut if isinstance(exc.info, ReadTimeoutError) else ClusterUnreachable
