@@ -37,6 +37,8 @@ def search_command(query: str, output: str | None, limit: int | None, engine: Ch
     try:
         hits = search_service.iter_all(query, searcher=searcher)
         first = next(hits, None)  # parse errors surface before any output
+    except search_service.SearchTimeout as exc:  # the query is valid, only too slow
+        raise click.ClickException(str(exc)) from None
     except search_service.QuerySyntaxError as exc:
         raise click.ClickException(f"invalid query: {exc}") from None
     except search_service.SearchUnavailable as exc:

@@ -144,7 +144,8 @@ def iter_all(
         _only_reading()
         with budget.deadline(seconds):  # closed before yielding: see budget.deadline
             ids = backend.search(query, batch, before)
-            hits = _hits(ids)
+            with budget.restart():  # as in page(): the rows' read is no search
+                hits = _hits(ids)
         yield from hits
         if len(ids) < batch:
             return
