@@ -41,6 +41,12 @@ format: install
 bench: install
 	$(BIN)/python bench/delivery.py $(BENCH_ARGS)
 
+## bench-senders: CPU per signed POST for each candidate HTTP client, side by side (bench/senders.py)
+.PHONY: bench-senders
+bench-senders: install
+	$(BIN)/pip install -q -r requirements-bench.txt
+	$(BIN)/python bench/senders.py $(BENCH_ARGS)
+
 ## soak: the fault suite (tests/faults/) at FAULTS_SCALE (20) times its CI size; prints its table
 .PHONY: soak
 soak: install
