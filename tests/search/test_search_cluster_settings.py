@@ -94,6 +94,14 @@ def test_credentials_are_never_shown_or_logged(app, caplog):
             {"OPENSEARCH_URL": "http://h", "SEARCH_USERNAME": "a:b", "SEARCH_PASSWORD": "p"},
             "cannot contain ':'",
         ),
+        (  # undecodable bytes in the environment reach Python as a lone surrogate
+            {"OPENSEARCH_URL": "http://h", "SEARCH_USERNAME": "u", "SEARCH_PASSWORD": "p\udc80"},
+            "SEARCH_PASSWORD is not valid UTF-8",
+        ),
+        (
+            {"OPENSEARCH_URL": "http://h", "SEARCH_USERNAME": "\ud800", "SEARCH_PASSWORD": "p"},
+            "SEARCH_USERNAME is not valid UTF-8",
+        ),
         ({"OPENSEARCH_URL": "http://h", "SEARCH_API_KEY": "k\u20ac"}, "printable ASCII"),
         ({"OPENSEARCH_URL": "http://h", "SEARCH_API_KEY": "a b"}, "printable ASCII"),
     ],

@@ -128,6 +128,8 @@ class ClusterConfig:
         ):
             if value and _CONTROL.search(value):
                 return f"{name} has a control character, which no HTTP header can carry"
+            if value and not _utf8(value):
+                return f"{name} is not valid UTF-8 (the environment held undecodable bytes)"
         if self.username and ":" in self.username:
             return "SEARCH_USERNAME cannot contain ':' (HTTP basic auth splits on it)"
         if self.api_key and not _API_KEY.fullmatch(self.api_key):
@@ -135,6 +137,16 @@ class ClusterConfig:
         if self.ca_certs and not os.path.isfile(self.ca_certs):
             return f"SEARCH_CA_CERTS names no readable file: {self.ca_certs}"
         return None
+
+
+def _utf8(value: str) -> bool:
+    """Whether ``value`` encodes as UTF-8: a lone surrogate (from undecodable bytes in
+    the environment, which Python keeps as surrogates) does not, and basic auth needs it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _with_problem(found: ClusterConfig, problem: str) -> ClusterConfig:
