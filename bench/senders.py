@@ -72,16 +72,49 @@ def headers(body: bytes) -> dict[str, str]:
 
 
 def urllib3_threads(url: str, work: Work, concurrency: int) -> int:
-    """What the http sink does now: app.sinks.transport over urllib3, one thread per send."""
-    from app.sinks.transport import Transport, pooled_manager
+    """The sender before issue 17: urllib3's pool on threads, one thread per send."""
+    import urllib3
 
-    transport = Transport(pooled_manager(concurrency), 0, LIMIT_S, LIMIT_S, CAP)
-    return _threads(work, concurrency, lambda path, body: _urllib3_post(transport, url, path, body))
+    pool = urllib3.PoolManager(maxsize=concurrency, retries=False)
+    timeout = urllib3.Timeout(connect=LIMIT_S, read=LIMIT_S)
+
+    def post(path: str, body: bytes) -> bool:
+        sent = pool.urlopen("POST", url + path, body=body, headers=headers(body), timeout=timeout)
+        return sent.status == 200
+
+    return _threads(work, concurrency, post)
 
 
-def _urllib3_post(transport, url: str, path: str, body: bytes) -> bool:
-    answer = transport.post(url + path, body, headers(body), time.monotonic() + LIMIT_S)
-    return answer.status == 200
+def app_transport(url: str, work: Work, concurrency: int) -> int:
+    """What the http sink does now: app.sinks.transport, ``concurrency`` exchanges in flight."""
+    from app.sinks.transport import Answer, Transport
+
+    transport = Transport(0, LIMIT_S, LIMIT_S, CAP, max_connections=concurrency)
+    items: Iterator[tuple[str, bytes]] = iter(work)
+    finished = threading.Event()
+    counts = {"ok": 0, "left": len(work)}
+    lock = threading.Lock()
+
+    def send() -> None:
+        item = next(items, None)
+        if item is not None:
+            path, body = item
+            deadline = time.monotonic() + LIMIT_S
+            transport.start(url + path, body, headers(body), deadline, done)
+
+    def done(result: object) -> None:
+        with lock:
+            counts["ok"] += isinstance(result, Answer) and result.status == 200
+            counts["left"] -= 1
+            if not counts["left"]:
+                finished.set()
+        send()
+
+    for _ in range(concurrency):
+        send()
+    finished.wait()
+    transport.close()
+    return counts["ok"]
 
 
 def httpcore_threads(url: str, work: Work, concurrency: int) -> int:
@@ -225,7 +258,8 @@ def pycurl_multi(url: str, work: Work, concurrency: int) -> int:
 
 
 CANDIDATES: dict[str, tuple[Callable[[str, Work, int], int], str]] = {
-    "urllib3 threads (now)": (urllib3_threads, "whole exchange (watchdog)"),
+    "urllib3 threads (before)": (urllib3_threads, "per operation"),
+    "app transport (now)": (app_transport, "whole exchange"),
     "httpcore threads": (httpcore_threads, "per operation"),
     "pyreqwest threads": (pyreqwest_threads, "whole exchange"),
     "aiohttp asyncio": (aiohttp_asyncio, "whole exchange"),

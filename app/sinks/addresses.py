@@ -3,31 +3,21 @@
 Loopback, private, link-local, shared, multicast, reserved and cloud-metadata
 addresses are refused unless they fall inside DELIVERY_ALLOWED_NETWORKS. The
 check runs when a subscription is saved (every address the host resolves to) and
-at delivery time for every new connection, the first hop and each redirect alike:
-before connecting, on every address the host resolves to (so a forbidden address
-is never even dialled), and again on the connected socket's peer, so a DNS answer
-that changed in between (rebinding) cannot reach inside either.
+at delivery time for every new connection, the first hop and each redirect alike,
+on the very address about to be dialled (the http transport checks it in libcurl's
+socket-opening callback; the broker sinks before connecting and on the connected
+peer), so neither a redirect nor a DNS answer that changed since the check
+(rebinding) can reach inside.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable, Sequence
-
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NameResolutionError
-
-from app.net.deadline import watched_pool
+from collections.abc import Iterable, Sequence
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
-
-
-class ForbiddenAddress(urllib3.exceptions.NewConnectionError):
-    """A delivery tried to reach an address the policy forbids; never retried."""
 
 
 def networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
@@ -87,60 +77,3 @@ def check_host(host: str, port: int, allowed: Sequence[Network]) -> str | None:
         if why:
             return f"{host} resolves to {address}, {why}; allow it with DELIVERY_ALLOWED_NETWORKS"
     return None
-
-
-class _Guard:
-    """Mixin for urllib3 connections: check the addresses before connecting, and the peer after."""
-
-    allowed: tuple[Network, ...] = ()
-    host: str
-    port: int
-
-    def _new_conn(self) -> socket.socket:
-        self._refuse(address for address in self._resolved())
-        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        try:
-            self._refuse([sock.getpeername()[0]])
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-
-    def _resolved(self) -> list[str]:
-        """Every address the host resolves to (an IP literal resolves to itself, without DNS)."""
-        host = self.host.strip("[]")
-        try:
-            infos = socket.getaddrinfo(host, self.port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
-        return [str(info[4][0]) for info in infos]
-
-    def _refuse(self, addresses: Iterable[str]) -> None:
-        """Raise ForbiddenAddress for the first address the policy forbids."""
-        message = refusal(addresses, self.allowed)
-        if message:
-            raise ForbiddenAddress(self, message)  # type: ignore[arg-type]
-
-
-def guarded_manager(allowed: Sequence[Network]) -> Callable[[int], urllib3.PoolManager]:
-    """A pool factory for HttpSink: watched connections that pass the address check."""
-    allowed = tuple(allowed)
-
-    class GuardedHTTP(_Guard, HTTPConnection):
-        pass
-
-    class GuardedHTTPS(_Guard, HTTPSConnection):
-        pass
-
-    GuardedHTTP.allowed = GuardedHTTPS.allowed = allowed
-    pools = {
-        "http": watched_pool(HTTPConnectionPool, GuardedHTTP, "GuardedPool"),
-        "https": watched_pool(HTTPSConnectionPool, GuardedHTTPS, "GuardedTLSPool"),
-    }
-
-    def factory(pool_maxsize: int) -> urllib3.PoolManager:
-        manager = urllib3.PoolManager(num_pools=pool_maxsize, maxsize=pool_maxsize, retries=False)
-        manager.pool_classes_by_scheme = pools
-        return manager
-
-    return factory

@@ -1,47 +1,39 @@
 """The http sink: POST a signed event to a webhook and judge the answer (seed-spec §4.3).
 
-The wire itself (pooled session, redirects, timeouts, byte cap) is ``app.sinks.transport``;
-this module validates the settings, signs, and classifies every result as an Outcome.
+The wire itself (libcurl, redirects, the deadline, the byte cap, the SSRF guard) is
+``app.sinks.transport``; this module validates the settings, signs, and classifies every
+result as an Outcome.
 """
 
 from __future__ import annotations
 
 import re
-import socket
-import ssl
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
-from urllib3.exceptions import ConnectTimeoutError, LocationValueError, URLSchemeUnknown
-
-from app.sinks.addresses import ForbiddenAddress, guarded_manager, networks
+from app.sinks.addresses import Network, networks
 from app.sinks.base import DeliveryRequest, Outcome, SinkType
 from app.sinks.signing import body_bytes, sign_headers
-from app.sinks.transport import PoolFactory, TooManyRedirects, Transport, pooled_manager
-
-__all__ = ["HttpSink", "PoolFactory", "pooled_manager"]
-
-_BAD_URL = (LocationValueError, URLSchemeUnknown, TooManyRedirects)
-_NETWORK_ERRORS = (
-    (ConnectionRefusedError, "connection refused"),
-    (ConnectionResetError, "connection reset"),
-    (socket.gaierror, "DNS lookup failed"),
-    (ssl.SSLError, "TLS error"),  # certificate failures included
+from app.sinks.transport import (
+    Answer,
+    InvalidURL,
+    TimedOut,
+    TooManyRedirects,
+    Transport,
+    TransportError,
 )
+
+__all__ = ["HttpSink", "transport_failure"]
+
 _RETRYABLE_STATUSES = frozenset({408, 429})
-_NETWORK = (
-    urllib3.exceptions.NewConnectionError,
-    urllib3.exceptions.ProtocolError,
-    urllib3.exceptions.SSLError,
-)
 
 
 class HttpSink:
-    """Delivers over HTTP with one pooled, thread-safe client shared by every caller."""
+    """Delivers over HTTP through one shared transport; ``start`` sends without a thread."""
 
     name = "http"
 
@@ -51,10 +43,11 @@ class HttpSink:
         total_timeout: float = 15.0,
         max_redirects: int = 5,
         max_response_bytes: int = 65536,
-        pool_maxsize: int = 64,
+        max_connections: int = 64,
         *,
-        pool_factory: PoolFactory = pooled_manager,
+        allowed: tuple[Network, ...] | None = None,
     ) -> None:
+        """``allowed`` None: no SSRF guard (``build`` always sets one, from the settings)."""
         if connect_timeout <= 0:
             raise ValueError(f"connect_timeout must be positive, got {connect_timeout!r}")
         if total_timeout <= 0:
@@ -63,70 +56,84 @@ class HttpSink:
             raise ValueError(f"max_redirects must be >= 0, got {max_redirects!r}")
         if max_response_bytes < 1:
             raise ValueError(f"max_response_bytes must be >= 1, got {max_response_bytes!r}")
-        if pool_maxsize < 1:
-            raise ValueError(f"pool_maxsize must be >= 1, got {pool_maxsize!r}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {max_connections!r}")
         self.connect_timeout, self.total_timeout = connect_timeout, total_timeout
         self.max_response_bytes = max_response_bytes
         self._transport = Transport(
-            pool_factory(pool_maxsize),
             max_redirects,
             connect_timeout,
             total_timeout,
             max_response_bytes,
+            allowed=allowed,
+            max_connections=max_connections,
         )
 
-    def deliver(self, request: DeliveryRequest) -> Outcome:
-        """POST the event to ``request.recipient``; every failure becomes an Outcome."""
+    def start(self, request: DeliveryRequest, done: Callable[[Outcome], None]) -> None:
+        """POST the event to ``request.recipient``; ``done`` gets the Outcome later, on the
+        transport's thread (never from inside this call). Every failure is an Outcome."""
         started = time.monotonic()
+
+        def judged(result: Answer | TransportError) -> None:
+            if isinstance(result, TransportError):
+                outcome = transport_failure(result, self.total_timeout, self.max_response_bytes)
+            else:
+                outcome = judge(result)
+            done(replace(outcome, duration_ms=round((time.monotonic() - started) * 1000)))
+
         try:
             body = body_bytes(request)
             headers = sign_headers(request, body)
         except (TypeError, ValueError) as exc:  # unserialisable payload, no or bad token
-            return Outcome(False, False, f"cannot serialise or sign the event: {exc}")
-        try:
-            outcome = self._post(request.recipient, body, headers, started + self.total_timeout)
-        except urllib3.exceptions.HTTPError as exc:
-            outcome = self._failure(exc)
-        return replace(outcome, duration_ms=round((time.monotonic() - started) * 1000))
+            refused = Outcome(False, False, f"cannot serialise or sign the event: {exc}")
+            self._transport.later(lambda: done(refused))
+            return
+        deadline = started + self.total_timeout
+        self._transport.start(request.recipient, body, headers, deadline, judged)
+
+    def deliver(self, request: DeliveryRequest) -> Outcome:
+        """``start`` and wait for the Outcome."""
+        finished = threading.Event()
+        outcomes: list[Outcome] = []
+
+        def done(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            finished.set()
+
+        self.start(request, done)
+        finished.wait()
+        return outcomes[0]
 
     def close(self) -> None:
-        """Close the pooled connections."""
+        """Close the connections and the transport's thread."""
         self._transport.close()
 
-    def _post(self, url: str, body: bytes, headers: dict[str, str], deadline: float) -> Outcome:
-        """Send through the transport and judge the final response."""
-        answer = self._transport.post(url, body, headers, deadline)
-        # surrogateescape keeps undecodable bytes, which the log stores escaped (escaping.py)
-        text = answer.body.decode("utf-8", errors="surrogateescape") or answer.reason
-        status = answer.status
-        retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
-        if answer.drops_body:
-            # Following a 301/302/303 would re-send the event as a bodiless GET: not a delivery.
-            hops = ", ".join(str(s) for s in [*answer.history, status])
-            text = f"redirect ({hops}) would re-send the event as a bodiless GET; use 307/308"
-            return Outcome(False, False, text, status, retry_after)
-        if 200 <= status < 300:
-            return Outcome(True, False, text, status, retry_after)
-        retryable = status >= 500 or status in _RETRYABLE_STATUSES
-        return Outcome(False, retryable, text, status, retry_after, gone=status == 410)
 
-    def _failure(self, exc: Exception) -> Outcome:
-        """Turn a transport error into an Outcome: network trouble retries, bad URLs don't."""
-        # urllib3 makes NewConnectionError a ConnectTimeoutError, for old callers' sake.
-        timeout = not isinstance(exc, urllib3.exceptions.NewConnectionError)
-        if timeout and isinstance(exc, ConnectTimeoutError):
-            return Outcome(False, True, f"connect timed out after {self.connect_timeout} s")
-        if timeout and isinstance(exc, urllib3.exceptions.TimeoutError):
-            return Outcome(False, True, f"timed out after {self.total_timeout} s")
-        text = f"{type(exc).__name__}: {exc}"[: self.max_response_bytes]
-        if isinstance(exc, _BAD_URL):
-            return Outcome(False, False, text)
-        refused = forbidden_cause(exc)
-        if refused is not None:  # the SSRF guard: retrying cannot help
-            return Outcome(False, False, str(refused).split(": ", 1)[-1])
-        if isinstance(exc, _NETWORK):
-            text = describe_network_error(exc)[: self.max_response_bytes]
-        return Outcome(False, True, text)
+def judge(answer: Answer) -> Outcome:
+    """2xx is delivered; 5xx, 408 and 429 retry; a 301-303 would lose the body; else final."""
+    # surrogateescape keeps undecodable bytes, which the log stores escaped (escaping.py)
+    text = answer.body.decode("utf-8", errors="surrogateescape") or answer.reason
+    status = answer.status
+    retry_after = retry_after_seconds(answer.headers.get("retry-after"))
+    if answer.drops_body:
+        # Following a 301/302/303 would re-send the event as a bodiless GET: not a delivery.
+        hops = ", ".join(str(s) for s in [*answer.history, status])
+        text = f"redirect ({hops}) would re-send the event as a bodiless GET; use 307/308"
+        return Outcome(False, False, text, status, retry_after)
+    if 200 <= status < 300:
+        return Outcome(True, False, text, status, retry_after)
+    retryable = status >= 500 or status in _RETRYABLE_STATUSES
+    return Outcome(False, retryable, text, status, retry_after, gone=status == 410)
+
+
+def transport_failure(exc: TransportError, total_timeout: float, cap: int) -> Outcome:
+    """An exchange without an answer: network trouble and timeouts retry; a bad URL, a
+    redirect loop and the SSRF guard's refusal do not."""
+    if isinstance(exc, TimedOut) and not exc.connecting:
+        return Outcome(False, True, f"timed out after {total_timeout} s")
+    named = isinstance(exc, (InvalidURL, TooManyRedirects))  # say which rule was broken
+    text = f"{type(exc).__name__}: {exc}" if named else str(exc)
+    return Outcome(False, exc.retryable, text[:cap])
 
 
 def retry_after_seconds(value: str | None) -> int | None:
@@ -136,35 +143,6 @@ def retry_after_seconds(value: str | None) -> int | None:
     return int(value)
 
 
-def forbidden_cause(exc: BaseException) -> ForbiddenAddress | None:
-    """The SSRF guard's refusal inside a transport error, if that is what it was."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None or isinstance(seen, ForbiddenAddress):
-            return seen
-        nested = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
-        nested = nested or _wrapped(seen)
-        seen = nested if isinstance(nested, BaseException) else None
-    return None
-
-
-def _wrapped(exc: BaseException) -> BaseException | None:
-    """The exception ``exc`` carries among its args, as ProtocolError("...", cause) does."""
-    return next((arg for arg in exc.args if isinstance(arg, BaseException)), None)
-
-
-def describe_network_error(exc: BaseException) -> str:
-    """Name what went wrong (refused, DNS, TLS...) from the innermost cause."""
-    root = exc
-    for _ in range(10):  # NewConnectionError -> OSError, SSLError -> ssl.SSLError, ...
-        nested = getattr(root, "reason", None) or root.__cause__ or _wrapped(root)
-        if not isinstance(nested, BaseException):
-            break
-        root = nested
-    label = next((text for kind, text in _NETWORK_ERRORS if isinstance(root, kind)), "")
-    return f"{label or 'connection failed'}: {root}"
-
-
 def build(config: Mapping[str, Any]) -> HttpSink:
     """Build the webhook sink from the ``DELIVERY_*`` settings."""
     return HttpSink(
@@ -172,9 +150,9 @@ def build(config: Mapping[str, Any]) -> HttpSink:
         total_timeout=config.get("DELIVERY_TOTAL_TIMEOUT", 15.0),
         max_redirects=config.get("DELIVERY_MAX_REDIRECTS", 5),
         max_response_bytes=config.get("DELIVERY_MAX_RESPONSE_BYTES", 65536),
-        # One pooled connection per fan-out thread, so none is opened and thrown away.
-        pool_maxsize=max(64, config.get("DELIVERY_CONCURRENCY", 0)),
-        pool_factory=guarded_manager(networks(config.get("DELIVERY_ALLOWED_NETWORKS") or [])),
+        # Idle keep-alive connections kept: enough for every attempt a worker has in flight.
+        max_connections=max(64, config.get("DELIVERY_CONCURRENCY", 0)),
+        allowed=networks(config.get("DELIVERY_ALLOWED_NETWORKS") or []),
     )
 
 

@@ -19,7 +19,9 @@ from tests.support import wait_until
 
 # NUL, bytes that are not UTF-8 (one an encoded surrogate), UTF-8, and a backslash.
 HOSTILE_BODY = b"ok\x00\xff\xfe \xed\xa0\x80 caf\xc3\xa9 \\ end"
-HOSTILE_HEADERS = {"x-bad": "a\x00b\xff\xfe"}  # the receiver writes header values as latin-1
+# The receiver writes header values as latin-1. (A NUL in a header is a malformed answer
+# whose body is not read: tests/sinks/test_http_deadlines.py.)
+HOSTILE_HEADERS = {"x-bad": "a\xffb\xfe"}
 
 
 def subscribe(url: str) -> int:

@@ -33,6 +33,7 @@ HOSTILE = {
     "reset_headers": {},
     "reset_body": {},
     "nul_bytes": {},
+    "nul_header": {},
 }
 
 
@@ -57,7 +58,7 @@ def _healthy_in_time(count: int) -> object:
 
 
 def test_hostile_receivers_beside_a_healthy_one(faults):
-    """Fourteen hostile endpoints get the same events as a healthy one."""
+    """Fifteen hostile endpoints get the same events as a healthy one."""
     events = 4
     with contextlib.ExitStack() as stack:
         servers = {
@@ -73,9 +74,9 @@ def test_hostile_receivers_beside_a_healthy_one(faults):
             publish=events,
             fault=_healthy_in_time(events * SCALE),
         )
-    # The healthy endpoint and the 200 answers (huge body, two gzip bombs, NUL bytes) are
-    # delivered; the other ten fail every attempt and dead-letter.
-    assert result.delivered == events * SCALE * 5
+    # The healthy endpoint and the 200 answers (huge body, two gzip bombs, NUL bytes in the
+    # body, a NUL byte in a header) are delivered; the other ten fail and dead-letter.
+    assert result.delivered == events * SCALE * 6
     assert result.dead_lettered == events * SCALE * 10
 
 

@@ -25,7 +25,9 @@ Behaviours (``BEHAVIOURS``), and the options they read:
 - ``not_http``: answers like an SSH server and hangs up.
 - ``reset_headers`` / ``reset_body``: sends part of the headers / of the body, then
   resets the connection (RST, through ``SO_LINGER`` 0).
-- ``nul_bytes``: 200 OK with NUL bytes and invalid UTF-8 in a header and in the body.
+- ``nul_bytes``: 200 OK with NUL bytes and invalid UTF-8 in the body, invalid UTF-8 in a
+  header. ``nul_header``: 200 OK with a NUL byte in a header, which RFC 9110 §5.5 makes
+  a malformed message (a recipient must reject it, or replace the NUL), and a body.
 """
 
 from __future__ import annotations
@@ -331,7 +333,12 @@ NUL_BODY = b"ok\x00 \xff\xfe \xc3\x28 \xed\xa0\x80 end"  # NUL, bad bytes, a bad
 
 
 def _nul_bytes(peer: Peer, options: Options) -> None:
-    head = b"HTTP/1.1 200 OK\r\nX-Odd: a\x00b\xff\xfe\r\nContent-Length: %d\r\n\r\n"
+    head = b"HTTP/1.1 200 OK\r\nX-Odd: a\xffb\xfe\r\nContent-Length: %d\r\n\r\n"
+    peer.answer_each(lambda _: head % len(NUL_BODY) + NUL_BODY)
+
+
+def _nul_header(peer: Peer, options: Options) -> None:
+    head = b"HTTP/1.1 200 OK\r\nX-Odd: a\x00b\r\nContent-Length: %d\r\n\r\n"
     peer.answer_each(lambda _: head % len(NUL_BODY) + NUL_BODY)
 
 
@@ -381,4 +388,5 @@ BEHAVIOURS: dict[str, Callable[[Peer, Options], None]] = {
     "reset_headers": _reset_headers,
     "reset_body": _reset_body,
     "nul_bytes": _nul_bytes,
+    "nul_header": _nul_header,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -18,7 +19,7 @@ from app.delivery import publishing
 from app.extensions import db
 from app.models import DeliveryLog
 from app.sinks import DeliveryRequest, Envelope, HttpSink
-from app.sinks.addresses import guarded_manager, networks
+from app.sinks.addresses import networks
 from app.usecases import subscriptions
 from tests.sinks import hostile
 from tests.support import wait_until
@@ -31,8 +32,8 @@ CAP = 65536  # DELIVERY_MAX_RESPONSE_BYTES
 @pytest.fixture
 def sink() -> Iterator[HttpSink]:
     """The production http sink (SSRF guard included), with loopback v4 allowed and 2 s in all."""
-    allowed = guarded_manager(networks(["127.0.0.0/8"]))
-    s = HttpSink(total_timeout=TIMEOUT, max_response_bytes=CAP, pool_factory=allowed)
+    allowed = networks(["127.0.0.0/8"])
+    s = HttpSink(total_timeout=TIMEOUT, max_response_bytes=CAP, allowed=allowed)
     yield s
     s.close()
 
@@ -96,19 +97,19 @@ def test_the_deadline_spans_redirect_hops(sink):
         slow.wait_hung_up()
 
 
-def test_many_trickling_deliveries_share_one_watchdog_thread(sink):
-    """No thread per request: 24 concurrent stalls all end on time with one watchdog."""
-    before = sum(t.name == "http-deadline" for t in threading.enumerate())
+def test_many_trickling_deliveries_share_one_sender_thread(sink):
+    """No thread per request: 24 concurrent stalls all end on time, on one thread."""
+    before = sum(t.name == "http-sender" for t in threading.enumerate())
     with hostile.serve("trickle_headers", interval=1.0) as server, ThreadPoolExecutor(24) as pool:
         started = time.monotonic()
         futures = [pool.submit(sink.deliver, request(server.url)) for _ in range(24)]
         time.sleep(TIMEOUT / 2)
-        watchdogs = sum(t.name == "http-deadline" for t in threading.enumerate())
+        senders = sum(t.name == "http-sender" for t in threading.enumerate())
         outcomes = [f.result() for f in futures]
         assert time.monotonic() - started < TIMEOUT + SLACK + 1.0
         assert all(o.response == f"timed out after {TIMEOUT} s" for o in outcomes)
         server.wait_hung_up(count=24)
-    assert watchdogs == before + 1  # this sink's, started by its first delivery
+    assert senders == before + 1  # this sink's, started by its first delivery
 
 
 def test_a_healthy_delivery_after_timeouts_reuses_the_pool(sink, receiver):
@@ -180,27 +181,43 @@ def test_nul_bytes_and_invalid_utf8_are_kept_byte_for_byte(sink):
     assert outcome.response.encode("utf-8", errors="surrogateescape") == hostile.NUL_BODY
 
 
-class ConnectAudit:
-    """Every address this process tries to connect a socket to (``socket.connect`` audit events)."""
+def test_a_nul_byte_in_a_header_keeps_the_status_and_says_the_body_was_not_read(sink):
+    """libcurl stops at the malformed header (RFC 9110 §5.5); the 200 still counts, so the
+    receiver that accepted the event does not get it again."""
+    with hostile.serve("nul_header") as server:
+        outcome, _ = timed(sink, server.url)
+        server.wait_hung_up()
+        assert server.client_sockets() == 0
+    assert (outcome.success, outcome.status_code) == (True, 200)
+    assert outcome.response == "(the answer had a NUL byte in a header; its body was not read)"
+
+
+class SocketAudit:
+    """Every socket the http transport opens for libcurl to dial (``socket.__new__`` audit
+    events on its thread): libcurl connects in C, but only with a socket the guard made."""
 
     def __init__(self) -> None:
-        self.addresses: list[str] = []
+        self.opened: list[int] = []
         self.on = False
         sys.addaudithook(self._hook)  # hooks cannot be removed: ``on`` gates it
 
     def _hook(self, event: str, args: tuple) -> None:
-        if self.on and event == "socket.connect" and isinstance(args[1], tuple):
-            self.addresses.append(str(args[1][0]))
+        if (
+            self.on
+            and event == "socket.__new__"
+            and threading.current_thread().name == "http-sender"
+        ):
+            self.opened.append(args[1])  # the address family
 
 
-_AUDIT = ConnectAudit()
+_AUDIT = SocketAudit()
 
 
 @pytest.fixture
-def connects() -> Iterator[list[str]]:
-    _AUDIT.addresses.clear()
+def sockets() -> Iterator[list[int]]:
+    _AUDIT.opened.clear()
     _AUDIT.on = True
-    yield _AUDIT.addresses
+    yield _AUDIT.opened
     _AUDIT.on = False
 
 
@@ -214,7 +231,7 @@ def connects() -> Iterator[list[str]]:
     ],
 )
 def test_a_redirect_to_a_forbidden_address_is_refused_before_connecting(
-    sink, connects, target, refused, why
+    sink, sockets, target, refused, why
 ):
     """Only 127.0.0.0/8 is allowed: the hop is refused without a connect() to the target."""
     with hostile.serve("never_answer") as inside:
@@ -223,15 +240,15 @@ def test_a_redirect_to_a_forbidden_address_is_refused_before_connecting(
             outcome, elapsed = timed(sink, bounce.url)
         assert (outcome.success, outcome.retryable) == (False, False)
         assert outcome.response == f"refused to deliver to {refused}: {why}"
-        assert connects == ["127.0.0.1"] and elapsed < TIMEOUT  # only the bounce was dialled
+        assert sockets == [socket.AF_INET] and elapsed < TIMEOUT  # only the bounce was dialled
         assert inside.peers == []
 
 
-def test_a_first_hop_to_a_forbidden_address_is_refused_before_connecting(sink, connects):
+def test_a_first_hop_to_a_forbidden_address_is_refused_before_connecting(sink, sockets):
     outcome, _ = timed(sink, "http://169.254.169.254/latest/meta-data/iam/")
     assert (outcome.success, outcome.retryable) == (False, False)
     assert outcome.response == "refused to deliver to 169.254.169.254: a cloud metadata address"
-    assert connects == []
+    assert sockets == []
 
 
 @pytest.fixture

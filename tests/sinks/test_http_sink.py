@@ -228,7 +228,7 @@ def test_an_unsigned_request_is_refused_without_sending(receiver, sink):
         ({"total_timeout": -1}, "total_timeout"),
         ({"max_redirects": -1}, "max_redirects"),
         ({"max_response_bytes": 0}, "max_response_bytes"),
-        ({"pool_maxsize": 0}, "pool_maxsize"),
+        ({"max_connections": 0}, "max_connections"),
     ],
 )
 def test_bad_configuration_is_refused(kwargs, message):

@@ -4,7 +4,7 @@ It sends what azure-eventgrid's EventGridPublisherClient sends for a CloudEvent:
 of the JSON array ``[event]`` (structured mode, batch of one) to the topic endpoint with
 ``api-version=2018-01-01`` and ``Content-Type: application/cloudevents-batch+json;
 charset=utf-8``, authenticated by an access key (``aeg-sas-key``) or an Entra ID bearer
-token (``app.sinks.eventgrid.token``). The wire is the http sink's ``Transport``: pooled,
+token (``app.sinks.eventgrid.token``). The wire is the http sink's ``Transport``: kept-alive,
 SSRF-guarded connections and one total deadline over the whole attempt, token included.
 Redirects are not followed, so a credential never travels to another host.
 Recipients and credentials: ``app.sinks.eventgrid.recipient``; docs/sink-eventgrid.md.
@@ -18,10 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import urllib3
-from urllib3.exceptions import ConnectTimeoutError
-
-from app.sinks.addresses import guarded_manager, networks
+from app.sinks.addresses import networks
 from app.sinks.base import DeliveryRequest, Envelope, Outcome, SinkType
 from app.sinks.eventgrid.recipient import (
     AccessKey,
@@ -32,8 +29,8 @@ from app.sinks.eventgrid.recipient import (
     recipient_error,
 )
 from app.sinks.eventgrid.token import TokenCache, TokenError
-from app.sinks.http import describe_network_error, forbidden_cause, retry_after_seconds
-from app.sinks.transport import Answer, DeadlineExceeded, InvalidURL, TooManyRedirects, Transport
+from app.sinks.http import retry_after_seconds, transport_failure
+from app.sinks.transport import Answer, TooManyRedirects, Transport, TransportError
 
 CONTENT_TYPE = "application/cloudevents-batch+json; charset=utf-8"
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
@@ -97,36 +94,20 @@ class EventGridSink:
             return _judge(answer)
         except TokenError as exc:
             return Outcome(False, exc.retryable, str(exc), retry_after=exc.retry_after)
-        except urllib3.exceptions.HTTPError as exc:
-            return self._failure(exc)
+        except TooManyRedirects:
+            return Outcome(False, False, "Event Grid answered with a redirect; none is followed")
+        except TransportError as exc:
+            cap = self.transport.max_response_bytes
+            return transport_failure(exc, self.total_timeout, cap)
 
     def _post(self, url: str, body: bytes, auth: dict[str, str], deadline: float) -> Answer:
         return self.transport.post(url, body, {"Content-Type": CONTENT_TYPE, **auth}, deadline)
-
-    def _failure(self, exc: urllib3.exceptions.HTTPError) -> Outcome:
-        """A transport error: network trouble and timeouts retry; refusals and redirects don't."""
-        if isinstance(exc, DeadlineExceeded):
-            return Outcome(False, True, str(exc))
-        refused = forbidden_cause(exc)
-        if refused is not None:  # the SSRF guard: retrying cannot help
-            return Outcome(False, False, str(refused).split(": ", 1)[-1])
-        if isinstance(exc, TooManyRedirects):
-            return Outcome(False, False, "Event Grid answered with a redirect; none is followed")
-        if isinstance(exc, InvalidURL):
-            return Outcome(False, False, f"{type(exc).__name__}: {exc}")
-        timeout = not isinstance(exc, urllib3.exceptions.NewConnectionError)
-        if timeout and isinstance(exc, ConnectTimeoutError):
-            seconds = self.transport.connect_timeout
-            return Outcome(False, True, f"connect timed out after {seconds} s")
-        if timeout and isinstance(exc, urllib3.exceptions.TimeoutError):
-            return Outcome(False, True, f"timed out after {self.total_timeout} s")
-        return Outcome(False, True, describe_network_error(exc))
 
 
 def _judge(answer: Answer) -> Outcome:
     """2xx is delivered; 429, 408 and 5xx retry (after Retry-After); any other answer is final."""
     text = answer.body.decode("utf-8", errors="surrogateescape") or answer.reason
-    retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+    retry_after = retry_after_seconds(answer.headers.get("retry-after"))
     if 200 <= answer.status < 300:
         return Outcome(True, False, text, answer.status, retry_after)
     retryable = answer.status >= 500 or answer.status in _RETRYABLE_STATUSES
@@ -161,11 +142,12 @@ def build(config: Mapping[str, Any]) -> EventGridSink:
     allowed = networks(config.get("DELIVERY_ALLOWED_NETWORKS") or [])
     total_timeout = config.get("DELIVERY_TOTAL_TIMEOUT", 15.0)
     transport = Transport(
-        guarded_manager(allowed)(max(10, config.get("DELIVERY_CONCURRENCY", 0))),
         0,  # redirects: a credential must not follow one to another host
         config.get("DELIVERY_CONNECT_TIMEOUT", 5.0),
         total_timeout,
         config.get("DELIVERY_MAX_RESPONSE_BYTES", 65536),
+        allowed=allowed,
+        max_connections=max(10, config.get("DELIVERY_CONCURRENCY", 0)),
     )
     authority = config.get("EVENTGRID_AUTHORITY") or DEFAULT_AUTHORITY
     tokens = TokenCache(transport, authority)

@@ -111,7 +111,7 @@ class TokenCache:
             lifetime = _number(body.get("expires_in"))
             margin = min(self.refresh_margin, lifetime / 2)
             return _Cached(body["access_token"], self.clock() + lifetime - margin)
-        raise _refusal(answer.status, body, answer.headers.get("Retry-After"))
+        raise _refusal(answer.status, body, answer.headers.get("retry-after"))
 
 
 def _key(creds: ClientCredentials) -> tuple[str, str, str]:
