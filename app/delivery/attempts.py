@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -127,3 +127,29 @@ def send(attempt: Attempt) -> Attempt:
         text = f"sink {attempt.sink_name!r} raised {type(exc).__name__}: {exc}"
         attempt.outcome = Outcome(False, True, text, duration_ms=elapsed)
     return attempt
+
+
+def start(attempt: Attempt, done: Callable[[Attempt], None]) -> bool:
+    """Start one attempt on a sink that sends without a thread of ours (``sink.start``):
+    ``done(attempt)`` follows, on the sink's thread, once it has its outcome. False if the
+    sink raised instead (a bug): the failed outcome is set, and ``done`` is not called."""
+    attempt.started = utcnow()
+    began = time.monotonic()
+
+    def finished(outcome: Outcome) -> None:
+        attempt.outcome = outcome
+        done(attempt)
+
+    try:
+        attempt.sink.start(attempt.request, finished)  # type: ignore[union-attr]
+    except Exception as exc:
+        elapsed = int((time.monotonic() - began) * 1000)
+        text = f"sink {attempt.sink_name!r} raised {type(exc).__name__}: {exc}"
+        attempt.outcome = Outcome(False, True, text, duration_ms=elapsed)
+        return False
+    return True
+
+
+def sends_alone(attempt: Attempt) -> bool:
+    """Whether the attempt's sink sends without a thread of ours (it has ``start``)."""
+    return callable(getattr(attempt.sink, "start", None))

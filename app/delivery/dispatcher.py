@@ -1,7 +1,8 @@
 """A worker's dispatcher: sends attempts concurrently, endpoint by endpoint.
 
 Inside a long-running worker, the feeder (``app.delivery.feeder``) or a job hands its
-leased attempts to the dispatcher and goes on; sender threads carry them, and the
+leased attempts to the dispatcher and goes on; the http sink's own sender (libcurl, one
+thread for every exchange) or, for the other sinks, sender threads carry them, and the
 recorder thread (``app.delivery.recorder``) stores the finished ones, as many as have
 landed, in one transaction. Each endpoint
 (subscription) has at most ``per_endpoint`` attempts in flight, so one that stalls
@@ -21,7 +22,9 @@ Backpressure, from the senders and from the recorder:
 - While more than ``max_unrecorded`` attempts wait for the recorder (finished, or
   handed back), ``submit`` takes nothing and no sender starts a send: so at most
   ``max_unrecorded`` plus one send per thread have reached their receivers without a
-  log row, and the recorder's input never holds more. An attempt held back longer
+  log row (the sink's own sender starts a send only while the attempts waiting for the
+  recorder and its sends in flight together stay under ``max_unrecorded``), and the
+  recorder's input never holds more. An attempt held back longer
   than half its lease goes back unsent, as a waiting one does. Without this bound,
   sending outran recording by tens of thousands of deliveries, which a crash would
   send again.
@@ -38,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask
 
+from app.delivery import attempts
 from app.delivery.attempts import Attempt, send
 from app.delivery.recorder import Recorder
 
@@ -65,6 +69,7 @@ class Dispatcher:
         self._parked = 0  # attempts waiting for endpoints in _slow
         self._returned: list[Attempt] = []  # waited too long: their leases go back
         self._active = 0  # sending or ready to send
+        self._flying = 0  # of which sent by the sink's own sender (no thread of ours)
         self._unrecorded = 0  # submitted, not yet recorded or handed back
         self._unstored = 0  # handed to the recorder (finished or returned), not yet stored
         self._closing = False
@@ -138,10 +143,21 @@ class Dispatcher:
                 self._mark(sub, True)
 
     def _start(self, attempt: Attempt, since: float) -> None:
-        """Send ``attempt``, submitted at ``since``, on a pool thread (caller holds the lock)."""
-        self._running[attempt.subscription_id] += 1
-        self._sending[attempt.subscription_id][id(attempt)] = math.inf  # until a thread takes it
+        """Send ``attempt``, submitted at ``since`` (caller holds the lock): through the
+        sink's own sender if it has one (the http sink: libcurl, no thread of ours), else
+        on a pool thread. An attempt held back for the recorder always waits on a thread."""
+        sub = attempt.subscription_id
+        self._running[sub] += 1
         self._active += 1
+        # Counting the sends in flight keeps the bound of the module docstring: when all
+        # land, the recorder has at most max_unrecorded waiting.
+        if attempts.sends_alone(attempt) and self._unstored + self._flying < self.max_unrecorded:
+            self._flying += 1
+            self._sending[sub][id(attempt)] = began = time.monotonic()
+            if not attempts.start(attempt, lambda sent: self._finish(sent, began, flew=True)):
+                self._pool.submit(self._finish, attempt, began, True)  # the sink raised
+            return
+        self._sending[sub][id(attempt)] = math.inf  # until a thread takes it
         self._pool.submit(self._send, attempt, since)
 
     def _send(self, attempt: Attempt, since: float) -> None:
@@ -165,12 +181,13 @@ class Dispatcher:
                 self._cond.wait(SLOW_SEND / 4)
             return True
 
-    def _finish(self, attempt: Attempt, began: float | None) -> None:
-        """Hand ``attempt`` to the recorder, sent at ``began`` or unsent (None); start its
-        endpoint's next waiting attempt."""
+    def _finish(self, attempt: Attempt, began: float | None, flew: bool = False) -> None:
+        """Hand ``attempt`` to the recorder, sent at ``began`` or unsent (None), through the
+        sink's own sender if ``flew``; start its endpoint's next waiting attempt."""
         sub = attempt.subscription_id
         with self._cond:
             self._unstored += 1
+            self._flying -= flew
             if began is None:
                 self._returned.append(attempt)
             else:

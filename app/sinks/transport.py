@@ -24,6 +24,7 @@ Guarantees, each tested in tests/sinks/test_http_deadlines.py:
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import ssl
@@ -196,24 +197,38 @@ class Transport:
         return loop
 
     def configure(self, handle: pycurl.Curl, exchange: _Exchange, url: str) -> None:
-        """Set every option of one hop (a reused handle keeps the last hop's otherwise)."""
+        """Set the options of one hop; those that never change, once per handle."""
+        if not getattr(handle, "configured", False):
+            handle.setopt(pycurl.FOLLOWLOCATION, 0)
+            handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+            handle.setopt(pycurl.PROXY, "")  # never a proxy from http_proxy and the like
+            for option, value in self._ca:
+                handle.setopt(option, value)
+            if self.allowed is not None:
+                guard = functools.partial(self._open_socket, handle)
+                handle.setopt(pycurl.OPENSOCKETFUNCTION, guard)
+            handle.configured = True
         left = exchange.deadline - time.monotonic()
+        handle.exchange = exchange  # for _open_socket
         handle.setopt(pycurl.URL, url)
         handle.setopt(pycurl.POSTFIELDS, exchange.body)
         handle.setopt(pycurl.HTTPHEADER, exchange.headers)
         handle.setopt(pycurl.TIMEOUT_MS, max(1, int(left * 1000)))
         handle.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(min(left, self.connect_timeout) * 1000)))
-        handle.setopt(pycurl.HEADERFUNCTION, exchange.on_header)
+        handle.setopt(pycurl.HEADERFUNCTION, exchange.head.append)  # parsed once, at the end
         handle.setopt(pycurl.WRITEFUNCTION, exchange.on_body)
-        handle.setopt(pycurl.FOLLOWLOCATION, 0)
-        handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
-        handle.setopt(pycurl.PROXY, "")  # never a proxy from http_proxy and the like
-        for option, value in self._ca:
-            handle.setopt(option, value)
-        if self.allowed is None:
-            handle.unsetopt(pycurl.OPENSOCKETFUNCTION)
-        else:
-            handle.setopt(pycurl.OPENSOCKETFUNCTION, exchange.open_socket)
+
+    def _open_socket(
+        self, handle: pycurl.Curl, purpose: int, address: tuple
+    ) -> socket.socket | int:
+        """libcurl is about to dial ``address`` for ``handle``: refuse it if the policy
+        forbids it (the exchange remembers why, to say so if no other address works)."""
+        family, socktype, protocol, sockaddr = address
+        why = refusal([str(sockaddr[0])], self.allowed or ())
+        if why:
+            handle.exchange.refused = why
+            return pycurl.SOCKET_BAD
+        return socket.socket(family, socktype, protocol)
 
 
 _FIXED_HEADERS = [
@@ -242,8 +257,7 @@ class _Exchange:
         self._reset()
 
     def _reset(self) -> None:
-        self.status, self.reason = 0, ""
-        self.response_headers: dict[str, str] = {}
+        self.head: list[bytes] = []  # raw header lines, every response of the hop (1xx too)
         self.chunks: list[bytes] = []
         self.size = 0
         self.stopped = False  # we stopped reading: the cap, or a redirect's body
@@ -265,22 +279,9 @@ class _Exchange:
         self.transport.configure(handle, self, url)
         return self.finished
 
-    def on_header(self, line: bytes) -> None:
-        if line.startswith(b"HTTP/"):  # a new response (after a 1xx, say): start over
-            parts = line.split(None, 2)
-            self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-            self.response_headers = {}
-            self.reason = parts[2].decode("latin-1").strip() if len(parts) > 2 else ""
-            return
-        name, colon, value = line.partition(b":")
-        if colon:
-            self.response_headers[name.strip().lower().decode("latin-1")] = value.strip().decode(
-                "latin-1"
-            )
-
     def on_body(self, data: bytes) -> int | None:
         """Keep up to the cap; past it, or for a redirect, stop the transfer (returning 0)."""
-        status = self.status or 0
+        status = _status(self.head)  # (pycurl allows no getinfo while a transfer runs)
         if status in _FOLLOWED or status in _DROPS_BODY:
             self.stopped = True
             return 0
@@ -294,17 +295,9 @@ class _Exchange:
         self.size += len(data)
         return None
 
-    def open_socket(self, purpose: int, address: tuple) -> socket.socket | int:
-        """libcurl is about to dial ``address``: refuse it if the policy forbids it."""
-        family, socktype, protocol, sockaddr = address
-        why = refusal([str(sockaddr[0])], self.transport.allowed or ())
-        if why:
-            self.refused = why
-            return pycurl.SOCKET_BAD
-        return socket.socket(family, socktype, protocol)
-
     def finished(self, handle: pycurl.Curl, code: int, message: str) -> None:
         """A hop ended: follow a redirect, or hand over the answer or the error."""
+        handle.exchange = None  # an idle handle holds no body
         status = handle.getinfo(pycurl.RESPONSE_CODE)
         if code == pycurl.E_WRITE_ERROR and self.stopped and status:
             code = 0  # we stopped it, with the status and headers in hand
@@ -317,7 +310,8 @@ class _Exchange:
         if code:
             self.done(self._error(handle, code, message))
             return
-        location = self.response_headers.get("location")
+        reason, headers = _parse(self.head)
+        location = headers.get("location")
         if status in _FOLLOWED and location is not None:
             if len(self.history) >= self.transport.max_redirects:
                 self.done(TooManyRedirects(f"Exceeded {self.transport.max_redirects} redirects."))
@@ -326,9 +320,8 @@ class _Exchange:
             self.url = urljoin(self.url, location)
             self.transport._running_loop().add(self.hop)
             return
-        reason = self.reason or _phrase(status)
         body = b"".join(self.chunks)
-        self.done(Answer(status, reason, self.response_headers, body, self.history))
+        self.done(Answer(status, reason or _phrase(status), headers, body, self.history))
 
     def _error(self, handle: pycurl.Curl, code: int, message: str) -> TransportError:
         """Name what went wrong from libcurl's code (and the socket's errno)."""
@@ -361,6 +354,31 @@ class _Exchange:
         return TimedOut(f"timed out after {self.transport.total_timeout} s", False)
 
 
+def _parse(lines: list[bytes]) -> tuple[str, dict[str, str]]:
+    """The reason phrase and headers (lower-case names) of the last response in ``lines``."""
+    reason, headers = "", {}
+    for line in lines:
+        if line.startswith(b"HTTP/"):  # a new response (after a 1xx, say): start over
+            parts = line.split(None, 2)
+            reason = parts[2].decode("latin-1").strip() if len(parts) > 2 else ""
+            headers = {}
+            continue
+        name, colon, value = line.partition(b":")
+        if colon:
+            headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    return reason, headers
+
+
+def _status(lines: list[bytes]) -> int:
+    """The status code of the last response in ``lines`` (0: none yet)."""
+    for line in reversed(lines):
+        if line.startswith(b"HTTP/"):
+            parts = line.split(None, 2)
+            return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    return 0
+
+
+@functools.lru_cache(maxsize=4096)  # recipients repeat: check each once
 def _checked(url: str) -> str:
     """``url`` as libcurl takes it (ASCII: an IDN host in punycode, other text
     percent-encoded) if it is an http(s) URL with a host, else InvalidURL."""

@@ -127,3 +127,27 @@ def test_a_request_without_a_token_is_refused():
 def test_from_dict_rejects_what_is_not_a_cloudevent(bad):
     with pytest.raises(ValueError, match="CloudEvent"):
         Envelope.from_dict(bad)
+
+
+@pytest.mark.parametrize(
+    ("data", "sent"),
+    [
+        ({"n": 2**64 + 1}, b'"data":{"n":18446744073709551617}}'),  # past orjson: json writes it
+        ({"n": -(2**63)}, b'"data":{"n":-9223372036854775808}}'),
+        ({"x": float("nan"), "y": float("inf")}, b'"data":{"x":null,"y":null}}'),  # valid JSON
+        ({"f": 0.1, "e": 1e16}, b'"data":{"f":0.1,"e":1e+16}}'),
+        ({"deep": [[[[["é"]]]]]}, '"data":{"deep":[[[[["é"]]]]]}}'.encode()),
+    ],
+    ids=["past-64-bits", "min-int64", "nan-and-infinity", "floats", "nested-utf8"],
+)
+def test_every_payload_json_can_hold_is_sent_as_json(data, sent):
+    event = Envelope(EVENT.id, "0", "t", data)
+    body = body_bytes(DeliveryRequest("http://unused.invalid/", ("tok",), event))
+    assert body.endswith(sent)
+    json.loads(body)  # parses back
+
+
+def test_a_lone_surrogate_is_refused_not_sent_mangled():
+    event = Envelope(EVENT.id, "0", "t", {"s": "a\ud800b"})
+    with pytest.raises(ValueError):
+        body_bytes(DeliveryRequest("http://unused.invalid/", ("tok",), event))
