@@ -20,6 +20,7 @@ def compare(bench: fixture.Bench, others: list[Path], events: int, rounds: int) 
     """Print each round's committed and arrival rates, lag and backlog, then the means."""
     roots = [harness.ROOT, *others]
     results: dict[Path, list[backlog.Drain]] = {root: [] for root in roots}
+    cpus: dict[Path, list[float]] = {root: [] for root in roots}
     order = (roots + roots[::-1]) * rounds
     for n, root in enumerate(order):
         bench.receiver.reset()
@@ -27,11 +28,18 @@ def compare(bench: fixture.Bench, others: list[Path], events: int, rounds: int) 
         with bench.app.app_context():
             scenarios.publish_batched(bench.events, events, offset=(n + 2) * 10**7)
         watch = bench.watch("d")
+        pids = [w.pid for w in workers]
+        cpu = harness.cpu_seconds(pids)
         bench.fleet.resume()
         drained = watch.drain(events * bench.fanout)
-        print(f"  round {n + 1}, {root}: {drained.summary()}", flush=True)
+        per = (harness.cpu_seconds(pids) - cpu) * 1e6 / max(1, drained.logged)
+        print(
+            f"  round {n + 1}, {root}: {drained.summary()}; workers' CPU {per:.0f} µs/delivery",
+            flush=True,
+        )
         bench.fleet.stop_workers(workers)
         results[root].append(drained)
+        cpus[root].append(per)
     for root, drains in results.items():
         committed = sum(d.rate for d in drains) / len(drains)
         arrived = sum(d.arrival_rate for d in drains) / len(drains)
@@ -39,5 +47,7 @@ def compare(bench: fixture.Bench, others: list[Path], events: int, rounds: int) 
         worst = max(d.max_unlogged for d in drains)
         print(
             f"compare {root}: committed {committed:.0f}/s ({[round(d.rate) for d in drains]}), "
-            f"arrivals {arrived:.0f}/s, lag {lag:.2f} s, at most {worst} arrived but unlogged"
+            f"arrivals {arrived:.0f}/s, lag {lag:.2f} s, at most {worst} arrived but unlogged, "
+            f"workers' CPU {sum(cpus[root]) / len(cpus[root]):.0f} µs/delivery "
+            f"({[round(c) for c in cpus[root]]})"
         )

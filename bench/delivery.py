@@ -79,16 +79,20 @@ def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]
         bench.fleet.web_url(), bench.token, bench.events, bench.rest_count
     )
     watch = bench.watch("d")
+    pids = [w.pid for w in workers]
+    cpu = harness.cpu_seconds(pids)
     bench.fleet.resume()
     if args.profile:
         harness.profile(workers, Path(args.profile), seconds=8)
     drained = watch.drain(bench.deliveries)
+    cpu = harness.cpu_seconds(pids) - cpu
     got = bench.receiver.stats("d")
     print(
         f"publish in-process: publish() {rate:.0f} events/s, publish_many() by 100 "
         f"{batched:.0f} events/s; REST (4 clients): {rest:.0f} events/s"
     )
     print(f"ours: {drained.summary()}")
+    print(f"  workers' CPU: {cpu * 1e6 / max(1, drained.logged):.0f} µs per delivery logged")
     print(
         f"  backlog p50 {got['p50_ms']:.0f} ms, p99 {got['p99_ms']:.0f} ms (publish to "
         f"arrival), bad sig {got['bad']}"

@@ -156,6 +156,23 @@ def profile(procs: list[subprocess.Popen[bytes]], folder: Path, seconds: int) ->
         subprocess.Popen([*cmd, "--format", "raw", "-o", str(out)], stdout=subprocess.DEVNULL)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds so far of ``pids`` and their children (a worker's
+    scheduler child); a process gone is counted as 0."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            for one in [proc, *proc.children(recursive=True)]:
+                times = one.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
 def cpu_model() -> str:
     """The CPU's model name, as lscpu says it."""
     try:

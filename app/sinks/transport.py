@@ -24,6 +24,7 @@ Guarantees, each tested in tests/sinks/test_http_deadlines.py:
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import socket
@@ -55,8 +56,9 @@ _FOLLOWED = frozenset({307, 308})  # they keep the method and the body
 _DROPS_BODY = frozenset({301, 302, 303})  # a client would re-send these as a bodiless GET
 _TLS_ERRORS = frozenset({35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98})
 _RESET_ERRORS = frozenset({52, 55, 56})  # nothing came back, send or receive failed
+_RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE})
 _WEIRD_REPLY = 8
-_ECONNREFUSED = 111
+_ECONNREFUSED = errno.ECONNREFUSED
 _NUL_NOTE = b"(the answer had a NUL byte in a header; its body was not read)"
 
 
@@ -346,7 +348,7 @@ class _Exchange:
             return NetworkError(f"connection {'refused' if refused else 'failed'}: {message}")
         if code in _TLS_ERRORS:
             return NetworkError(f"TLS error: {message}")
-        if code in _RESET_ERRORS:
+        if code in _RESET_ERRORS and handle.getinfo(pycurl.OS_ERRNO) in _RESET_ERRNOS:
             return NetworkError(f"connection reset: {message}")
         return NetworkError(f"connection failed: {message}")
 

@@ -22,7 +22,8 @@ Behaviours (``BEHAVIOURS``), and the options they read:
 - ``gzip_bomb``: a 200 OK whose body is ``size`` zero bytes (1 GiB) gzipped ``layers``
   times over (``Content-Encoding: gzip`` or ``gzip, gzip``): ~1 MiB or ~2 KiB on the wire.
 - ``redirect_loop``: 307 to itself, for ever. ``redirect``: 307 to ``location``.
-- ``not_http``: answers like an SSH server and hangs up.
+- ``not_http``: answers like an SSH server and hangs up. ``endless_headers``: a status
+  line, then header lines as fast as they are read, for ever.
 - ``reset_headers`` / ``reset_body``: sends part of the headers / of the body, then
   resets the connection (RST, through ``SO_LINGER`` 0).
 - ``nul_bytes``: 200 OK with NUL bytes and invalid UTF-8 in the body, invalid UTF-8 in a
@@ -273,6 +274,14 @@ def _trickle_headers(peer: Peer, options: Options) -> None:
         peer.trickle(itertools.repeat(b"X-Trickle: slow\r\n"), options.interval)
 
 
+def _endless_headers(peer: Peer, options: Options) -> None:
+    """A status line, then header lines as fast as the client reads them, for ever."""
+    if peer.read_request() is not None and peer.send(b"HTTP/1.1 200 OK\r\n"):
+        block = b"X-More: " + b"m" * 1000 + b"\r\n"
+        while peer.send(block * 64):
+            pass
+
+
 def _trickle_body(peer: Peer, options: Options) -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n"
     if peer.read_request() is not None and peer.send(head):
@@ -389,4 +398,5 @@ BEHAVIOURS: dict[str, Callable[[Peer, Options], None]] = {
     "reset_body": _reset_body,
     "nul_bytes": _nul_bytes,
     "nul_header": _nul_header,
+    "endless_headers": _endless_headers,
 }

@@ -148,6 +148,22 @@ def test_a_gzip_bomb_is_never_decompressed(sink, layers):
         server.wait_hung_up()
 
 
+def test_endless_headers_are_cut_at_libcurls_limit_quickly(sink):
+    """No header-count limit of ours: libcurl refuses response headers past 300 KiB."""
+    with hostile.serve("endless_headers") as server:
+        tracemalloc.start()
+        try:
+            outcome, elapsed = timed(sink, server.url)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (outcome.success, outcome.retryable, outcome.status_code) == (False, True, None)
+        assert outcome.response.startswith("connection failed: "), outcome.response
+        assert elapsed < TIMEOUT and peak < 4 * 1024 * 1024, (elapsed, peak)
+        server.wait_hung_up()
+        assert server.client_sockets() == 0
+
+
 def test_a_redirect_loop_is_permanent_and_quick(sink):
     with hostile.serve("redirect_loop") as server:
         outcome, elapsed = timed(sink, server.url)
