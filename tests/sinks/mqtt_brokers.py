@@ -7,8 +7,6 @@ spare port, from a config in a temporary directory.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import queue
 import shutil
@@ -21,11 +19,9 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings.http import HTTPMessage, from_binary_event
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
+
+from tests import tls
 
 SHARED = ("127.0.0.1", 1883)
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
@@ -95,7 +91,8 @@ class PrivateMosquitto:
 
     def __init__(self, directory: Path, user: str, password: str, max_packet: int) -> None:
         self.port, self.tls_port = _free_port(), _free_port()
-        self.ca_file, cert, key = _certificates(directory)
+        issued = tls.issue(directory)
+        self.ca_file, cert, key = issued.ca, issued.cert, issued.key
         passwords, acl = directory / "passwords", directory / "acl"
         passwords.touch()
         subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True)
@@ -123,54 +120,6 @@ class PrivateMosquitto:
         """Stop the broker (it is this test's own)."""
         self._process.terminate()
         self._process.wait(10)
-
-
-def _certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a server certificate and key for 127.0.0.1 it signed, as PEM files."""
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "async-events test CA")])
-    ca = _certificate(ca_name, ca_name, ca_key.public_key(), ca_key, ca=True)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    cert = _certificate(name, ca_name, key.public_key(), ca_key, ca=False)
-    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
-
-
-def _certificate(
-    subject: x509.Name,
-    issuer: x509.Name,
-    public_key: ec.EllipticCurvePublicKey,
-    signer: ec.EllipticCurvePrivateKey,
-    *,
-    ca: bool,
-) -> x509.Certificate:
-    """A one-day certificate; a server's names 127.0.0.1 as its IP address."""
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        address = ipaddress.ip_address("127.0.0.1")
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(address)]), False
-        )
-    return builder.sign(signer, hashes.SHA256())
 
 
 def _free_port() -> int:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
-import ipaddress
 import os
 import shutil
 import socket
@@ -26,10 +24,6 @@ from typing import Any
 
 import nats
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StreamConfig
 
@@ -153,36 +147,3 @@ def _wait_listening(port: int, timeout: float = 10.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-
-
-def tls_files(folder: Path) -> tuple[Path, Path, Path]:
-    """A throwaway CA and a certificate for 127.0.0.1 it signed: (ca, cert, key) PEM files."""
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
-    ca = _certificate(ca_name, ca_key, ca_key, ca_name, x509.BasicConstraints(True, None))
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    ip = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    cert = _certificate(name, key, ca_key, ca_name, ip)
-    paths = (folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
-    pem = serialization.Encoding.PEM
-    paths[0].write_bytes(ca.public_bytes(pem))
-    paths[1].write_bytes(cert.public_bytes(pem))
-    paths[2].write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
-
-
-def _certificate(name, key, signer, issuer, extension) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(extension, critical=isinstance(extension, x509.BasicConstraints))
-        .sign(signer, hashes.SHA256())
-    )

@@ -24,8 +24,9 @@ from app.sinks.eventgrid.sink import CONTENT_TYPE, EventGridSink, build
 from app.usecases import subscriptions
 from app.usecases.subscriptions import SubscriptionError
 from jobs.delivery import attempt_delivery
+from tests import tls as test_tls
 from tests.sinks import hostile
-from tests.sinks.eventgrid_fake import FakeEntra, FakeTopic, tls_files
+from tests.sinks.eventgrid_fake import FakeEntra, FakeTopic
 from tests.sinks.tcp_proxy import TcpProxy
 
 APP, SECRET = "3f2504e0-4f89-41d3-9a0c-0305e82c3301", "s3cr3t~Value/+=&x"
@@ -78,17 +79,18 @@ def read_back(topic: FakeTopic, sent: DeliveryRequest) -> None:
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    return tls_files(tmp_path_factory.mktemp("tls"))
+def tls(tmp_path_factory: pytest.TempPathFactory) -> test_tls.Certificates:
+    return test_tls.issue(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
 def tls_pair(tls, monkeypatch) -> Iterator[tuple[FakeEntra, FakeTopic]]:
     """Fake Entra ID and topic over https (azure-identity speaks only https), CA trusted."""
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls[0])
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.ca))
+    served = (str(tls.cert), str(tls.key))
     with (
-        FakeEntra({APP: SECRET}, tls=tls) as auth,
-        FakeTopic(entra=auth, senders=(APP,), tls=tls) as t,
+        FakeEntra({APP: SECRET}, tls=served) as auth,
+        FakeTopic(entra=auth, senders=(APP,), tls=served) as t,
     ):
         yield auth, t
 
@@ -237,10 +239,10 @@ def test_deliveries_reuse_one_pooled_connection(topic, entra):
     assert len({seen.peer for seen in topic.requests}) == 2
 
 
-def test_delivers_over_https_with_entra_credentials(tls_pair, monkeypatch):
+def test_delivers_over_https_with_entra_credentials(tls, tls_pair, monkeypatch):
     """Both ends on TLS, as in Azure; the sink trusts the fake's certificate as its CA."""
     entra, topic = tls_pair
-    monkeypatch.setenv("SSL_CERT_FILE", entra.tls[0])
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca))
     sent = request(entra_url(topic).replace("http://", "https://"))
     outcome = make_sink(entra).deliver(sent)
     assert outcome.success, outcome

@@ -50,6 +50,16 @@ def timed(sink: HttpSink, url: str, data: object = None):
     return outcome, time.monotonic() - started
 
 
+def traced(sink: HttpSink, url: str):
+    """Deliver once; return the outcome, the seconds and the peak of Python's allocations."""
+    tracemalloc.start()
+    try:
+        outcome, elapsed = timed(sink, url)
+        return outcome, elapsed, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def assert_timed_out(outcome, elapsed: float) -> None:
     assert TIMEOUT - 0.1 <= elapsed < TIMEOUT + SLACK, elapsed
     assert (outcome.success, outcome.retryable, outcome.status_code) == (False, True, None)
@@ -135,12 +145,7 @@ def test_a_gzip_bomb_is_never_decompressed(sink, layers):
     """1 GiB of zeros gzipped once (~1 MiB) or twice (~2 KiB) is kept as the bytes that came."""
     with hostile.serve("gzip_bomb", layers=layers) as server:
         wire = hostile.gzip_bomb(1024**3, layers)
-        tracemalloc.start()
-        try:
-            outcome, elapsed = timed(sink, server.url)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        outcome, elapsed, peak = traced(sink, server.url)
         assert outcome.success and elapsed < TIMEOUT
         assert outcome.response == wire[:CAP].decode("utf-8", errors="surrogateescape")
         assert peak < 4 * 1024 * 1024, peak  # the cap, not the bomb
@@ -151,12 +156,7 @@ def test_a_gzip_bomb_is_never_decompressed(sink, layers):
 def test_endless_headers_are_cut_at_libcurls_limit_quickly(sink):
     """No header-count limit of ours: libcurl refuses response headers past 300 KiB."""
     with hostile.serve("endless_headers") as server:
-        tracemalloc.start()
-        try:
-            outcome, elapsed = timed(sink, server.url)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        outcome, elapsed, peak = traced(sink, server.url)
         assert (outcome.success, outcome.retryable, outcome.status_code) == (False, True, None)
         assert outcome.response.startswith("connection failed: "), outcome.response
         assert elapsed < TIMEOUT and peak < 4 * 1024 * 1024, (elapsed, peak)

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple
 
 import nats
 import pytest
@@ -22,6 +23,7 @@ from app.sinks import DeliveryRequest, Envelope, recipient_address, validate_rec
 from app.sinks.nats.sink import NatsSink, build
 from app.usecases import subscriptions
 from jobs.delivery import attempt_delivery
+from tests import tls as test_tls
 from tests.sinks.nats_broker import (
     DISCARD_NEW,
     NATS,
@@ -32,7 +34,6 @@ from tests.sinks.nats_broker import (
     own_server,
     require_broker,
     run_apart,
-    tls_files,
 )
 from tests.sinks.tcp_proxy import TcpProxy
 
@@ -382,7 +383,7 @@ def test_a_pooled_connection_the_server_found_stale_is_replaced(tmp_path, make_s
 
 
 def test_tls_is_started_when_asked_or_required_and_the_certificate_checked(tmp_path, make_sink):
-    ca, cert, key = tls_files(tmp_path)
+    ca, cert, key = astuple(test_tls.issue(tmp_path))
     options = ("--tls", "--tlscert", str(cert), "--tlskey", str(key))
     with own_server(tmp_path, *options) as port:
         trust = ssl.create_default_context(cafile=str(ca))
