@@ -16,7 +16,7 @@ from flask import Flask
 from redis.connection import parse_url
 from sqlalchemy import create_engine, text
 
-from app import create_app
+from app import create_app, sinks
 from app.delivery import outbox
 from app.extensions import db
 from tests.receiver import Receiver
@@ -122,6 +122,7 @@ def app(config: dict) -> Iterator[Flask]:
         db.session.remove()
     yield app
     outbox.close(app)
+    sinks.close(app)  # the webhook sinks' libcurl loops: a thread and file descriptors each
     with app.app_context():
         db.session.remove()
         db.drop_all()

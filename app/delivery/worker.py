@@ -21,6 +21,7 @@ from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
 from rq.job import Job
 
+from app import sinks
 from app.broker import sentinel as redis_sentinel
 from app.broker.outages import REDIS_PAUSE, ride_out
 from app.delivery import sending
@@ -94,6 +95,7 @@ class AppWorker(SimpleWorker):
         finally:
             self.feeder.stop(timeout=self.app.config["DELIVERY_JOB_TIMEOUT"])
             sending.close(self.app)
+            sinks.close(self.app)  # their threads and connections, once nothing sends
 
     def _work_through_outages(self, **kwargs: Any) -> bool:
         """RQ's loop, run again after any end but a requested stop.

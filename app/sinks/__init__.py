@@ -20,6 +20,7 @@ from __future__ import annotations
 from app.sinks.base import DeliveryRequest, Envelope, Outcome, Sink, SinkType
 from app.sinks.http import HttpSink
 from app.sinks.registry import (
+    close,
     get_sink,
     init_app,
     recipient_address,
@@ -36,6 +37,7 @@ __all__ = [
     "Outcome",
     "Sink",
     "SinkType",
+    "close",
     "get_sink",
     "init_app",
     "recipient_address",

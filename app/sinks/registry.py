@@ -18,6 +18,7 @@ one another plugin took: the app refuses to start and names both.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from importlib.metadata import entry_points
 
@@ -25,6 +26,8 @@ from flask import Flask, current_app, has_app_context
 
 from app.sinks import eventbridge, eventgrid, http, mqtt, nats, pubsub, rabbitmq, sqs
 from app.sinks.base import Sink, SinkType
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "async_events.sinks"
 BUILTIN: tuple[SinkType, ...] = (
@@ -74,6 +77,18 @@ def init_app(app: Flask) -> None:
     built = {name: kind.build(app.config) for name, kind in types.items()}
     app.extensions["sink_types"] = types
     app.extensions["sinks"] = {name: sink for name, sink in built.items() if sink is not None}
+
+
+def close(app: Flask) -> None:
+    """Close ``app``'s sinks that hold threads or connections (the webhook sinks' libcurl
+    loop, the brokers' pools): at a worker's shutdown, and when a test's app ends."""
+    for sink in app.extensions.get("sinks", {}).values():
+        closing = getattr(sink, "close", None)
+        if callable(closing):
+            try:
+                closing()
+            except Exception:
+                log.exception("closing the %s sink failed", getattr(sink, "name", "?"))
 
 
 def get_sink(name: str) -> Sink | None:

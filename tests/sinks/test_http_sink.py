@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import os
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from app.sinks import DeliveryRequest, Envelope, HttpSink
 from app.sinks.registry import BUILTIN
 from app.sinks.signing import body_bytes
 from tests.receiver import Receiver, Reply
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -29,10 +31,22 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def sink() -> Iterator[HttpSink]:
-    s = HttpSink()
-    yield s
-    s.close()
+def sink(make_sink) -> HttpSink:
+    return make_sink()
+
+
+@pytest.fixture
+def make_sink() -> Iterator:
+    """HttpSink(**settings), closed (its thread and connections) after the test."""
+    made: list[HttpSink] = []
+
+    def make(**settings) -> HttpSink:
+        made.append(HttpSink(**settings))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
 
 
 def request(url: str, event_id: str | None = None) -> DeliveryRequest:
@@ -113,8 +127,8 @@ def test_connection_refused_is_retried(sink):
     assert outcome.response.startswith("connection refused")
 
 
-def test_a_slow_endpoint_times_out_and_is_retried(receiver):
-    sink = HttpSink(total_timeout=0.5)
+def test_a_slow_endpoint_times_out_and_is_retried(receiver, make_sink):
+    sink = make_sink(total_timeout=0.5)
     started = time.monotonic()
     outcome = sink.deliver(request(receiver.route("/slow", Reply(delay=2.0))))
     assert time.monotonic() - started < 1.5
@@ -122,10 +136,10 @@ def test_a_slow_endpoint_times_out_and_is_retried(receiver):
     assert outcome.response == "timed out after 0.5 s" and outcome.duration_ms < 1500
 
 
-def test_a_body_that_trickles_in_forever_is_cut_at_the_total_timeout():
+def test_a_body_that_trickles_in_forever_is_cut_at_the_total_timeout(make_sink):
     port = trickling_server()
     started = time.monotonic()
-    outcome = HttpSink(total_timeout=1.0).deliver(request(f"http://127.0.0.1:{port}/"))
+    outcome = make_sink(total_timeout=1.0).deliver(request(f"http://127.0.0.1:{port}/"))
     assert 0.9 < time.monotonic() - started < 2.0
     assert (outcome.success, outcome.retryable, outcome.response) == (
         False,
@@ -188,10 +202,10 @@ def test_a_3xx_left_after_redirects_is_permanent(receiver, sink):
     assert (outcome.success, outcome.retryable, outcome.status_code) == (False, False, 300)
 
 
-def test_a_large_response_is_truncated(receiver, sink):
+def test_a_large_response_is_truncated(receiver, sink, make_sink):
     url = receiver.route("/big", Reply(500, b"e" * 200_000))
     assert sink.deliver(request(url)).response == "e" * 65536
-    outcome = HttpSink(max_response_bytes=1000).deliver(request(url))
+    outcome = make_sink(max_response_bytes=1000).deliver(request(url))
     assert outcome.response == "e" * 1000 and outcome.retryable
 
 
@@ -245,3 +259,24 @@ def test_the_app_registry_builds_the_http_sink_from_config():
         http = sinks.get_sink("http")
     assert isinstance(http, HttpSink) and http.total_timeout == 3.0
     assert http.max_response_bytes == 10
+
+
+def test_closing_an_apps_sinks_ends_the_sender_thread_and_frees_its_descriptors(receiver):
+    """A worker closes its sinks at shutdown, and each test's app at its end: a libcurl loop
+    left running holds a thread, a pipe, an epoll and its keep-alive sockets."""
+    app = Flask(__name__)
+    app.config.update(DELIVERY_ALLOWED_NETWORKS=["127.0.0.0/8"])
+    sinks.init_app(app)
+
+    def senders() -> int:
+        return sum(t.name == "http-sender" for t in threading.enumerate())
+
+    fds, threads = len(os.listdir("/proc/self/fd")), senders()
+    with app.app_context():
+        http = sinks.get_sink("http")
+    assert http.deliver(request(receiver.route("/hook"))).success
+    assert senders() == threads + 1 and len(os.listdir("/proc/self/fd")) >= fds + 4
+    sinks.close(app)
+    assert senders() == threads
+    # (the receiver, in this process, closes its side of the socket when it sees ours go)
+    wait_until(lambda: len(os.listdir("/proc/self/fd")) <= fds, timeout=5)
