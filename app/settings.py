@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from app.extensions import db
 from app.models import Setting
 
@@ -68,11 +70,15 @@ def get(key: str) -> Any:
     return get_many(key)[0]
 
 
+_VALUES = sa.select(Setting.key, Setting.value).where(
+    Setting.key.in_(sa.bindparam("keys", expanding=True))
+)  # built once: the recorder reads settings for every batch
+
+
 def get_many(*keys: str) -> list[Any]:
     """The current values of several settings, in one query."""
     specs = [_spec(key) for key in keys]
-    query = db.select(Setting.key, Setting.value).where(Setting.key.in_(keys))
-    stored = dict(db.session.execute(query).all())
+    stored = dict(db.session.execute(_VALUES, {"keys": list(keys)}).all())
     return [s.parse(stored[s.key]) if s.key in stored else s.default for s in specs]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from app import settings
 from app.db import sqlite
@@ -113,6 +113,11 @@ def _loads(text: str) -> Any:
         return json.loads(text)
 
 
+_SUBSCRIPTIONS = select(Subscription).where(
+    Subscription.subscription_id.in_(bindparam("ids", expanding=True))
+)  # built once: SQLAlchemy spends 50-80 µs building a statement
+
+
 def _subscriptions(ids: set[int]) -> dict[int, Subscription]:
     """The subscriptions of a batch of chains, in one query (none for no ids).
 
@@ -122,7 +127,7 @@ def _subscriptions(ids: set[int]) -> dict[int, Subscription]:
     """
     if not ids:
         return {}
-    found = db.session.scalars(select(Subscription).where(Subscription.subscription_id.in_(ids)))
+    found = db.session.scalars(_SUBSCRIPTIONS, {"ids": list(ids)})
     return {sub.subscription_id: sub for sub in found}
 
 

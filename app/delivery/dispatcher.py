@@ -161,7 +161,7 @@ class Dispatcher:
         self._pool.submit(self._send, attempt, since)
 
     def _send(self, attempt: Attempt, since: float) -> None:
-        if self._unstored > self.max_unrecorded and not self._await_recorder(since):
+        if self._behind() and not self._await_recorder(since):
             self._finish(attempt, None)  # back to the database, unsent
             return
         # Timed from here: waiting for a free thread is not the endpoint's fault. Not under
@@ -171,11 +171,16 @@ class Dispatcher:
         send(attempt)
         self._finish(attempt, began)
 
+    def _behind(self) -> bool:
+        """Whether a thread must not start a send: the attempts waiting for the recorder,
+        with the sink's own sends in flight that will join them, are past the bound."""
+        return self._unstored + self._flying > self.max_unrecorded
+
     def _await_recorder(self, since: float) -> bool:
         """Wait until the recorder is within bounds; False if ``since`` is over half a
         lease ago or the dispatcher is closing: the attempt goes back unsent instead."""
         with self._cond:
-            while self._unstored > self.max_unrecorded:
+            while self._behind():
                 if self._closing or time.monotonic() - since > self.max_wait:
                     return False
                 self._cond.wait(SLOW_SEND / 4)

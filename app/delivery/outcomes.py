@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from app import settings
 from app.db import escaping, isolation, sqlite
@@ -20,6 +20,21 @@ from app.models.types import utcnow
 from app.search import indexing
 
 log = logging.getLogger(__name__)
+_chains = Delivery.__table__
+# Built once (SQLAlchemy spends 50-80 µs building a statement, more than running it).
+_DELIVERED = (
+    update(_chains)
+    .where(
+        _chains.c.id.in_(bindparam("ids", expanding=True)),
+        _chains.c.attempts == bindparam("before"),
+    )
+    .values(
+        state=ChainState.DELIVERED,
+        attempts=bindparam("after"),
+        locked_until=None,
+        next_attempt_at=None,
+    )
+)
 
 
 def record(attempts: list[Attempt]) -> None:
@@ -85,14 +100,7 @@ def release(attempts: list[Attempt]) -> None:
 def _deliver(attempts_before: int, chain_ids: list[int]) -> None:
     """Mark chains delivered, guarded by their attempt count, in one statement."""
     moved = db.session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(chain_ids), Delivery.attempts == attempts_before)
-        .values(
-            state=ChainState.DELIVERED,
-            attempts=attempts_before + 1,
-            locked_until=None,
-            next_attempt_at=None,
-        )
+        _DELIVERED, {"ids": chain_ids, "before": attempts_before, "after": attempts_before + 1}
     )
     if moved.rowcount != len(chain_ids):
         log.warning("%s chains had already advanced", len(chain_ids) - moved.rowcount)

@@ -39,6 +39,8 @@ Done = Callable[[pycurl.Curl, int, str], None]
 Job = Callable[[pycurl.Curl | None], Done | None]
 _MAX_WAIT = 1.0  # s the loop sleeps at most, whatever libcurl's timer says
 _WAKE = object()
+_process = [os.getpid()]  # this process's id, kept current across forks without a syscall
+os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
 
 
 class Loop:
@@ -58,9 +60,14 @@ class Loop:
         self._running: dict[pycurl.Curl, Done] = {}
         self._idle: list[pycurl.Curl] = []
         self._closing = False
-        self.pid = os.getpid()
+        self.pid = _process[0]
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+
+    @property
+    def here(self) -> bool:
+        """Whether this process made the loop (a forked child did not: its thread is gone)."""
+        return self.pid == _process[0]
 
     def add(self, job: Job) -> None:
         """Run ``job`` on the loop's thread with a free handle; thread-safe, never blocks.

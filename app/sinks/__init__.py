@@ -4,8 +4,10 @@
 through the ``async_events.sinks`` entry point group, and builds each once per app from
 its config. ``base`` is the contract: a sink gets a ``DeliveryRequest`` and answers an
 ``Outcome``, never raising for a failed delivery, and never touching the database. Each
-sink honours one total deadline (``app.net.deadline``); ``addresses`` is the SSRF
-guard. The webhook and AWS sinks are modules (``http`` with ``transport`` and ``signing``;
+sink honours one total deadline (libcurl's for the webhook sinks, ``app.net.deadline``'s
+watchdog for the others); ``addresses`` is the SSRF guard. A sink that can send without
+a thread of ours has ``start(request, done)`` as well: the http sink, on libcurl's loop.
+The webhook and AWS sinks are modules (``http`` with ``transport`` and ``signing``;
 ``eventbridge`` and ``sqs`` on ``aws``); each broker and cloud sink is a package of its
 own (``pubsub``, ``eventgrid``, ``rabbitmq``, ``nats``, ``mqtt``), whose ``sink`` module
 is the sink and whose others hold its client, pool or wire protocol. Plugins add sinks

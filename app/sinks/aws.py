@@ -4,7 +4,7 @@ A client is built on the first delivery, not at app start, so a missing region o
 credentials never stops the app: it shows up as a failed, permanent delivery.
 botocore retries nothing (one attempt per delivery): our own schedule decides retries.
 botocore's timeouts bound one socket read each, so every call also runs under one total
-deadline (``app.net.deadline``), kept by the same watchdog as the http sink's.
+deadline (``app.net.deadline``), kept by one watchdog thread per sink.
 """
 
 from __future__ import annotations

@@ -95,7 +95,10 @@ class Sink(Protocol):
     """A delivery backend (http, eventbridge, sqs...), shared by many threads at once.
 
     ``deliver`` never raises for a delivery failure: every failure is an ``Outcome``.
-    A sink never touches the database.
+    A sink never touches the database. A sink that sends without a thread of ours may
+    also have ``start(request, done)``: it returns at once, and ``done(outcome)`` is
+    called later on the sink's own thread, never from inside ``start``; the dispatcher
+    uses it when it is there (the http sink's libcurl loop).
     """
 
     name: str

@@ -179,22 +179,22 @@ class Transport:
         """End the exchanges in flight (``TransportError``), close connections and thread."""
         with self._lock:
             loop, self._loop = self._loop, None
-        if loop is not None and loop.pid == os.getpid():
+        if loop is not None and loop.here:
             loop.close()
 
     @property
     def running(self) -> bool:
         """Whether this process's sending thread has started: on the first exchange."""
         loop = self._loop
-        return loop is not None and loop.pid == os.getpid()
+        return loop is not None and loop.here
 
     def _running_loop(self) -> Loop:
         """This process's loop, started on first use (a forked child starts its own)."""
         loop = self._loop
-        if loop is None or loop.pid != os.getpid():
+        if loop is None or not loop.here:
             with self._lock:
                 loop = self._loop
-                if loop is None or loop.pid != os.getpid():
+                if loop is None or not loop.here:
                     loop = self._loop = Loop("http-sender", self.max_connections)
         return loop
 

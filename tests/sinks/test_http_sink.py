@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import signal
 import socket
 import threading
 import time
@@ -280,3 +281,21 @@ def test_closing_an_apps_sinks_ends_the_sender_thread_and_frees_its_descriptors(
     assert senders() == threads
     # (the receiver, in this process, closes its side of the socket when it sees ours go)
     wait_until(lambda: len(os.listdir("/proc/self/fd")) <= fds, timeout=5)
+
+
+def test_a_forked_child_sends_on_a_loop_of_its_own(receiver, sink):
+    """RQ forks (its scheduler, a forking worker): the parent's loop thread is not in the
+    child, which must start its own rather than queue work for a thread that is gone."""
+    assert sink.deliver(request(receiver.route("/parent"))).success
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its delivery succeeded
+        ok = False
+        try:
+            signal.alarm(10)  # a child waiting on its parent's thread would hang: end it
+            ok = sink.deliver(request(receiver.route("/child"))).success
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    receiver.wait_for(1, "/child")
+    assert sink.deliver(request(receiver.route("/parent"))).success  # the parent's still runs
