@@ -20,6 +20,7 @@ from app.sinks.base import DeliveryRequest, Outcome, SinkType
 from app.sinks.signing import body_bytes, sign_headers
 from app.sinks.transport import (
     Answer,
+    InvalidHeader,
     InvalidURL,
     TimedOut,
     TooManyRedirects,
@@ -131,7 +132,7 @@ def transport_failure(exc: TransportError, total_timeout: float, cap: int) -> Ou
     redirect loop and the SSRF guard's refusal do not."""
     if isinstance(exc, TimedOut) and not exc.connecting:
         return Outcome(False, True, f"timed out after {total_timeout} s")
-    named = isinstance(exc, (InvalidURL, TooManyRedirects))  # say which rule was broken
+    named = isinstance(exc, (InvalidURL, InvalidHeader, TooManyRedirects))  # which rule
     text = f"{type(exc).__name__}: {exc}" if named else str(exc)
     return Outcome(False, exc.retryable, text[:cap])
 

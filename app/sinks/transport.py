@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import re
 import socket
 import ssl
 import threading
@@ -44,6 +45,7 @@ from app.sinks.addresses import Network, refusal
 __all__ = [
     "Answer",
     "Forbidden",
+    "InvalidHeader",
     "InvalidURL",
     "NetworkError",
     "TimedOut",
@@ -70,6 +72,13 @@ class TransportError(Exception):
 
 class InvalidURL(TransportError):
     """The recipient is not an http(s) URL with a host; retrying cannot help."""
+
+    retryable = False
+
+
+class InvalidHeader(TransportError):
+    """A header that would break the request (CR, LF or NUL, or not Latin-1): never sent,
+    as it could inject headers of its own; retrying cannot help."""
 
     retryable = False
 
@@ -147,7 +156,11 @@ class Transport:
         """Send, follow 307/308 and read at most ``max_response_bytes``, all before
         ``deadline``; then call ``done`` with the Answer or a TransportError, on the
         transport's thread. Returns at once; ``done`` is never called from here."""
-        lines = [b"%s: %s" % (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        try:
+            lines = _header_lines(headers)
+        except InvalidHeader as exc:
+            self.later(functools.partial(done, exc))
+            return
         exchange = _Exchange(self, url, body, [*_FIXED_HEADERS, *lines], deadline, done)
         self._running_loop().add(exchange.hop)
 
@@ -274,11 +287,14 @@ class _Exchange:
             return None
         try:
             url = _checked(self.url)
+            self._reset()
+            self.transport.configure(handle, self, url)
         except InvalidURL as exc:
             self.done(exc)
             return None
-        self._reset()
-        self.transport.configure(handle, self, url)
+        except Exception as exc:  # libcurl refused an option: this exchange fails, alone
+            self.done(InvalidURL(f"Invalid URL {self.url!r}: {type(exc).__name__}: {exc}"))
+            return None
         return self.finished
 
     def on_body(self, data: bytes) -> int | None:
@@ -356,6 +372,23 @@ class _Exchange:
         return TimedOut(f"timed out after {self.transport.total_timeout} s", False)
 
 
+def _header_lines(headers: dict[str, str]) -> list[bytes]:
+    """``Name: value`` lines for libcurl, which sends each as it is: a CR or LF in one
+    would start a header (or a body) of its own, so those are refused, as NUL is."""
+    lines = []
+    for name, value in headers.items():
+        if _UNSENDABLE.search(name) or _UNSENDABLE.search(value) or ":" in name:
+            raise InvalidHeader(f"header {name!r} cannot be sent: CR, LF, NUL or a colon")
+        try:
+            lines.append(b"%s: %s" % (name.encode("latin-1"), value.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise InvalidHeader(f"header {name!r} cannot be sent: not Latin-1") from None
+    return lines
+
+
+_UNSENDABLE = re.compile(r"[\r\n\x00]")
+
+
 def _parse(lines: list[bytes]) -> tuple[str, dict[str, str]]:
     """The reason phrase and headers (lower-case names) of the last response in ``lines``."""
     reason, headers = "", {}
@@ -389,7 +422,7 @@ def _checked(url: str) -> str:
         host = parts.hostname or ""
     except ValueError as exc:  # an unclosed IPv6 bracket, a bad port...
         raise InvalidURL(f"Invalid URL {url!r}: {exc}") from None
-    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+    if parts.scheme not in ("http", "https") or not host or _CONTROL.search(url):
         raise InvalidURL(f"Invalid URL {url!r}: not an http(s) URL with a host")
     if url.isascii():
         return url
@@ -404,6 +437,7 @@ def _checked(url: str) -> str:
     return quote(parts._replace(netloc=userinfo + at + hostport).geturl(), safe=_SAFE)
 
 
+_CONTROL = re.compile(r"[\x00-\x20\x7f\s]")  # control characters and spaces of any kind
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
 
 

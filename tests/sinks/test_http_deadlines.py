@@ -20,6 +20,7 @@ from app.extensions import db
 from app.models import DeliveryLog
 from app.sinks import DeliveryRequest, Envelope, HttpSink
 from app.sinks.addresses import networks
+from app.sinks.transport import InvalidHeader, Transport
 from app.usecases import subscriptions
 from tests.sinks import hostile
 from tests.support import wait_until
@@ -302,3 +303,20 @@ def test_a_trickling_endpoint_times_out_while_a_healthy_one_is_served(ctx, recei
         assert max(r.duration_ms for r in rows) < (TIMEOUT + SLACK) * 1000
         peers = slow.wait_hung_up(count=10)
         assert max(p.hung_up - p.accepted for p in peers) < TIMEOUT + SLACK
+
+
+@pytest.mark.parametrize(
+    "value", ["t\r\nX-Injected: 1", "t\nX-Injected: 1", "t\x00", "tök€n"], ids=repr
+)
+def test_a_header_that_would_inject_another_is_never_sent(value):
+    """libcurl sends a header line as it is given: CR or LF would start one of the
+    sender's own (an Event Grid token from a hostile token endpoint, say)."""
+    transport = Transport(0, 1.0, 2.0, CAP)
+    try:
+        with hostile.serve("never_answer") as server:
+            deadline = time.monotonic() + 2.0
+            with pytest.raises(InvalidHeader, match="cannot be sent"):
+                transport.post(server.url, b"{}", {"Authorization": f"Bearer {value}"}, deadline)
+            assert server.peers == []  # not even a connection
+    finally:
+        transport.close()

@@ -211,7 +211,21 @@ def test_a_large_response_is_truncated(receiver, sink, make_sink):
 
 
 @pytest.mark.parametrize(
-    "url", ["not a url", "ftp://127.0.0.1/hook", "http://", "http://exa mple.com/", "http://[::1"]
+    "url",
+    [
+        "not a url",
+        "ftp://127.0.0.1/hook",
+        "http://",
+        "http://exa mple.com/",
+        "http://[::1",
+        "http://127.0.0.1/a\x00b",  # NUL: libcurl's C string would end there
+        "http://127.0.0.1/a\rb",
+        "http://127.0.0.1:99999/",
+        "http://\ud800.example/",  # a lone surrogate in the host
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:6379/_INFO",
+    ],
+    ids=repr,
 )
 def test_an_invalid_url_is_permanent(sink, url):
     outcome = sink.deliver(request(url))
