@@ -151,8 +151,9 @@ def build(config: Mapping[str, Any]) -> HttpSink:
         total_timeout=config.get("DELIVERY_TOTAL_TIMEOUT", 15.0),
         max_redirects=config.get("DELIVERY_MAX_REDIRECTS", 5),
         max_response_bytes=config.get("DELIVERY_MAX_RESPONSE_BYTES", 65536),
-        # Idle keep-alive connections kept: enough for every attempt a worker has in flight.
-        max_connections=max(64, config.get("DELIVERY_CONCURRENCY", 0)),
+        # Idle keep-alive connections kept: one for each attempt a worker may have in
+        # flight (the dispatcher's 4 x DELIVERY_CONCURRENCY), so none is closed and redialled.
+        max_connections=max(64, 4 * config.get("DELIVERY_CONCURRENCY", 0)),
         allowed=networks(config.get("DELIVERY_ALLOWED_NETWORKS") or []),
     )
 
