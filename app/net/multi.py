@@ -27,11 +27,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TypeVar
 
 import pycurl
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 CLOSED = -1  # the error code a transfer ends with when the loop closes under it
 Done = Callable[[pycurl.Curl, int, str], None]
 # A job configures the handle it is given and returns its callback, or None if there is
@@ -188,6 +190,24 @@ class Loop:
         self._selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+
+def waited(start: Callable[[Callable[[T], None]], None]) -> T:
+    """Call ``start(done)`` and block until ``done`` is called back; return what it got.
+
+    The blocking form of a callback API, for callers that have a thread to spend (never
+    the loop's own thread: it would wait for itself).
+    """
+    finished = threading.Event()
+    got: list[T] = []
+
+    def done(value: T) -> None:
+        got.append(value)
+        finished.set()
+
+    start(done)
+    finished.wait()
+    return got[0]
 
 
 def _new_handle() -> pycurl.Curl:

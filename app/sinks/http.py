@@ -7,14 +7,15 @@ result as an Outcome.
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.net.multi import waited
 from app.sinks.addresses import Network, networks
 from app.sinks.base import DeliveryRequest, Outcome, SinkType
 from app.sinks.signing import body_bytes, sign_headers
@@ -22,7 +23,6 @@ from app.sinks.transport import (
     Answer,
     InvalidHeader,
     InvalidURL,
-    TimedOut,
     TooManyRedirects,
     Transport,
     TransportError,
@@ -77,7 +77,7 @@ class HttpSink:
 
         def judged(result: Answer | TransportError) -> None:
             if isinstance(result, TransportError):
-                outcome = transport_failure(result, self.total_timeout, self.max_response_bytes)
+                outcome = transport_failure(result, self.max_response_bytes)
             else:
                 outcome = judge(result)
             done(replace(outcome, duration_ms=round((time.monotonic() - started) * 1000)))
@@ -94,16 +94,7 @@ class HttpSink:
 
     def deliver(self, request: DeliveryRequest) -> Outcome:
         """``start`` and wait for the Outcome."""
-        finished = threading.Event()
-        outcomes: list[Outcome] = []
-
-        def done(outcome: Outcome) -> None:
-            outcomes.append(outcome)
-            finished.set()
-
-        self.start(request, done)
-        finished.wait()
-        return outcomes[0]
+        return waited(functools.partial(self.start, request))
 
     def close(self) -> None:
         """Close the connections and the transport's thread."""
@@ -127,11 +118,10 @@ def judge(answer: Answer) -> Outcome:
     return Outcome(False, retryable, text, status, retry_after, gone=status == 410)
 
 
-def transport_failure(exc: TransportError, total_timeout: float, cap: int) -> Outcome:
+def transport_failure(exc: TransportError, cap: int) -> Outcome:
     """An exchange without an answer: network trouble and timeouts retry; a bad URL, a
-    redirect loop and the SSRF guard's refusal do not."""
-    if isinstance(exc, TimedOut) and not exc.connecting:
-        return Outcome(False, True, f"timed out after {total_timeout} s")
+    redirect loop and the SSRF guard's refusal do not. The transport's text says which
+    (``timed out after 15.0 s``, ``connection refused: ...``)."""
     named = isinstance(exc, (InvalidURL, InvalidHeader, TooManyRedirects))  # which rule
     text = f"{type(exc).__name__}: {exc}" if named else str(exc)
     return Outcome(False, exc.retryable, text[:cap])

@@ -39,7 +39,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import pycurl
 
-from app.net.multi import CLOSED, Loop
+from app.net.multi import CLOSED, Loop, waited
 from app.sinks.addresses import Network, refusal
 
 __all__ = [
@@ -166,18 +166,10 @@ class Transport:
 
     def post(self, url: str, body: bytes, headers: dict[str, str], deadline: float) -> Answer:
         """``start`` and wait: the Answer, or the TransportError raised."""
-        finished = threading.Event()
-        result: list[Answer | TransportError] = []
-
-        def done(outcome: Answer | TransportError) -> None:
-            result.append(outcome)
-            finished.set()
-
-        self.start(url, body, headers, deadline, done)
-        finished.wait()
-        if isinstance(result[0], TransportError):
-            raise result[0]
-        return result[0]
+        result = waited(functools.partial(self.start, url, body, headers, deadline))
+        if isinstance(result, TransportError):
+            raise result
+        return result
 
     def later(self, done: Callable[[], None]) -> None:
         """Run ``done`` on the transport's thread soon: for a caller that must never be

@@ -97,8 +97,7 @@ class EventGridSink:
         except TooManyRedirects:
             return Outcome(False, False, "Event Grid answered with a redirect; none is followed")
         except TransportError as exc:
-            cap = self.transport.max_response_bytes
-            return transport_failure(exc, self.total_timeout, cap)
+            return transport_failure(exc, self.transport.max_response_bytes)
 
     def _post(self, url: str, body: bytes, auth: dict[str, str], deadline: float) -> Answer:
         return self.transport.post(url, body, {"Content-Type": CONTENT_TYPE, **auth}, deadline)
