@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,3 +39,25 @@ def test_stored_json_reads_back_equal(value):
     stored = escaping.storable_json(value)
     assert escaping.clean(stored) and json.loads(stored) == value
     assert json.loads(escaping.ascii_json(stored)) == value
+
+
+def _nested(depth: int) -> object:
+    value: object = "é"
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _nested(300),  # past orjson's 255 levels (PUBLISH_MAX_DEPTH may allow it): json writes it
+        {"n": 2**70, "m": -(2**64)},  # past 64 bits: json writes it
+        {"s": "a\ud800b", "k\udc80": 1},  # lone surrogates: the ASCII form
+        {"nul": "a\x00b"},
+    ],
+    ids=["300-deep", "past-64-bits", "lone-surrogates", "nul"],
+)
+def test_storable_json_takes_what_orjson_refuses(value):
+    stored = escaping.storable_json(value)
+    assert escaping.clean(stored) and json.loads(stored) == value

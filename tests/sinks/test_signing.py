@@ -137,8 +137,9 @@ def test_from_dict_rejects_what_is_not_a_cloudevent(bad):
         ({"x": float("nan"), "y": float("inf")}, b'"data":{"x":null,"y":null}}'),  # valid JSON
         ({"f": 0.1, "e": 1e16}, b'"data":{"f":0.1,"e":1e+16}}'),
         ({"deep": [[[[["é"]]]]]}, '"data":{"deep":[[[[["é"]]]]]}}'.encode()),
+        ({"d": json.loads("[" * 300 + "]" * 300)}, b"]" * 300 + b"}}"),  # past orjson's 255
     ],
-    ids=["past-64-bits", "min-int64", "nan-and-infinity", "floats", "nested-utf8"],
+    ids=["past-64-bits", "min-int64", "nan-and-infinity", "floats", "nested-utf8", "300-deep"],
 )
 def test_every_payload_json_can_hold_is_sent_as_json(data, sent):
     event = Envelope(EVENT.id, "0", "t", data)
